@@ -1,0 +1,141 @@
+"""Validation cases and the report they write.
+
+A case module is a file ``validation/case_*.py`` that defines ``CASES``, a list of
+:class:`Case`. ``cellmodels validate`` imports every such module, runs the cases and
+writes ``validation/REPORT.md`` (each case's data source, metric, target, result and
+figure). Cases marked ``fast`` also run in the test suite (``tests/test_validation.py``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class CaseResult:
+    """What one validation case found.
+
+    ``rows`` is a list of dicts shown as a table (one row per sub-case, e.g. per C-rate);
+    ``passed`` is the verdict against ``target``.
+    """
+
+    name: str
+    data_source: str
+    metric: str
+    target: str
+    result: str
+    passed: bool
+    rows: list[dict] = field(default_factory=list)
+    figure: str | None = None  # path relative to the validation folder
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    run: Callable[[Path], CaseResult]  #: called with the folder for figures
+    fast: bool = False  #: also run by the test suite
+
+
+def discover(directory: Path) -> list[Case]:
+    cases: list[Case] = []
+    for file in sorted(Path(directory).glob("case_*.py")):
+        spec = importlib.util.spec_from_file_location(f"validation.{file.stem}", file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        cases.extend(getattr(module, "CASES", []))
+    return cases
+
+
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows:
+        cells = [f"{r.get(k):.4g}" if isinstance(r.get(k), float) else str(r.get(k, ""))
+                 for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(results: list[CaseResult], path: Path, seconds: dict[str, float]) -> None:
+    lines = [
+        "# cellmodels validation report",
+        "",
+        "Written by `cellmodels validate`. Each case names its data source, metric, target and "
+        "result. Measured data is read from the registry (`cellmodels.data`), never committed.",
+        "",
+        "| case | metric | target | result | pass | time [s] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        mark = "yes" if r.passed else "**no**"
+        lines.append(f"| {r.name} | {r.metric} | {r.target} | {r.result} | {mark} | "
+                     f"{seconds.get(r.name, float('nan')):.1f} |")
+    for r in results:
+        lines += ["", f"## {r.name}", "", f"Data: {r.data_source}", "",
+                  f"Metric: {r.metric}. Target: {r.target}. Result: {r.result}.", ""]
+        if r.rows:
+            lines += [_table(r.rows), ""]
+        if r.figure:
+            lines += [f"![{r.name}]({r.figure})", ""]
+        if r.notes:
+            lines += [r.notes, ""]
+    _atomic_write(path, "\n".join(lines) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def run_validation(directory: str | Path = "validation", only=None, fast: bool = False) -> int:
+    directory = Path(directory)
+    if not directory.is_dir():
+        print(f"cellmodels: error: no validation folder at {directory} (run from the "
+              "repository root or pass --dir)", file=sys.stderr)
+        return 2
+    cases = discover(directory)
+    if only:
+        known = {c.name for c in cases}
+        missing = [n for n in only if n not in known]
+        if missing:
+            print(f"cellmodels: error: unknown case(s) {missing}; known: {sorted(known)}",
+                  file=sys.stderr)
+            return 2
+        cases = [c for c in cases if c.name in only]
+    if fast:
+        cases = [c for c in cases if c.fast]
+    figures = directory / "figures"
+    figures.mkdir(exist_ok=True)
+    results, seconds = [], {}
+    for case in cases:
+        t0 = time.perf_counter()
+        print(f"[validate] {case.name} ...", flush=True)
+        try:
+            res = case.run(figures)
+        except Exception as exc:  # a failing case is reported, the others still run
+            res = CaseResult(case.name, "", "", "", f"error: {exc}", False,
+                             notes="```\n" + traceback.format_exc() + "```")
+        seconds[case.name] = time.perf_counter() - t0
+        print(f"[validate] {case.name}: {res.result} ({'pass' if res.passed else 'FAIL'}, "
+              f"{seconds[case.name]:.1f} s)", flush=True)
+        results.append(res)
+    write_report(results, directory / "REPORT.md", seconds)
+    _atomic_write(directory / "results.json",
+                  json.dumps([asdict(r) for r in results], indent=1, default=str))
+    return 0 if all(r.passed for r in results) else 1
