@@ -8,3 +8,34 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 if "CELLMODELS_DATA_DIR" not in os.environ and (ROOT.parent / "shared" / "data").is_dir():
     os.environ["CELLMODELS_DATA_DIR"] = str(ROOT.parent / "shared" / "data")
+
+
+def own_set(tmp_path, mutate=None, name="tmp"):
+    """A small own-format (BPX 1.x) set built from the About:Energy LFP file, then mutated."""
+    import json
+
+    from cellmodels import data
+
+    doc = json.loads(data.path("aboutenergy_bpx/LFP/lfp_18650_cell_BPX.json").read_text())
+    # The About:Energy file is BPX 0.1; move the keys BPX 1.x no longer has in Cell.
+    doc["Header"]["BPX"] = 1.0
+    for key in ("Ambient temperature [K]", "Initial temperature [K]",
+                "Thermal conductivity [W.m-1.K-1]"):
+        doc["Parameterisation"]["Cell"].pop(key)
+    c0 = doc["Parameterisation"]["Electrolyte"].pop("Initial concentration [mol.m-3]")
+    doc["State"] = {"Initial conditions": {"Initial electrolyte concentration [mol.m-3]": c0}}
+    doc["cellmodels"] = {
+        "schema_version": 1,
+        "name": name,
+        "chemistry": "LFP/graphite",
+        "electrolyte_kind": "liquid",
+        "nominal_voltage_V": 3.2,
+        "temperature_range_K": [263.15, 333.15],
+        "default_source": "test",
+        "provenance": {},
+    }
+    if mutate is not None:
+        mutate(doc)
+    p = tmp_path / f"{name}.json"
+    p.write_text(json.dumps(doc))
+    return p

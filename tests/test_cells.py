@@ -1,4 +1,4 @@
-import json
+from .conftest import own_set as _own_set
 
 import pytest
 
@@ -25,33 +25,6 @@ def test_registry_backed_set_loads_with_hash():
     # a fresh copy each call
     pv.update({"Nominal cell capacity [A.h]": 3.0})
     assert cell.parameter_values()["Nominal cell capacity [A.h]"] == pytest.approx(2.0)
-
-
-def _own_set(tmp_path, mutate):
-    """A small own-format set built from the About:Energy LFP BPX, then mutated."""
-    from cellmodels import data
-
-    doc = json.loads(data.path("aboutenergy_bpx/LFP/lfp_18650_cell_BPX.json").read_text())
-    # The About:Energy file is BPX 0.1; drop the three cell keys BPX 1.x no longer has.
-    doc["Header"]["BPX"] = 1.0
-    for key in ("Ambient temperature [K]", "Initial temperature [K]",
-                "Thermal conductivity [W.m-1.K-1]"):
-        doc["Parameterisation"]["Cell"].pop(key)
-    c0 = doc["Parameterisation"]["Electrolyte"].pop("Initial concentration [mol.m-3]")
-    doc["State"] = {"Initial conditions": {"Initial electrolyte concentration [mol.m-3]": c0}}
-    doc["cellmodels"] = {
-        "schema_version": 1,
-        "name": "tmp",
-        "chemistry": "LFP/graphite",
-        "electrolyte_kind": "liquid",
-        "nominal_voltage_V": 3.2,
-        "default_source": "test",
-        "provenance": {},
-    }
-    mutate(doc)
-    p = tmp_path / "tmp.json"
-    p.write_text(json.dumps(doc))
-    return p
 
 
 def test_value_outside_range_names_parameter_range_and_value(tmp_path):

@@ -133,6 +133,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "Electrode/Transport efficiency": (1e-3, 1.0),
     "Electrode/Conductivity [S.m-1]": (1e-3, 1e5),
     "Electrode/OCP hysteresis decay constant": (0.0, 1e4),
+    "Electrode/Entropic change coefficient [V.K-1]": (-2e-3, 2e-3),
     "Separator/Thickness [m]": (1e-6, 1e-4),
     "Separator/Porosity": (0.1, 0.95),
     "Separator/Transport efficiency": (1e-3, 1.0),

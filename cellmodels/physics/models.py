@@ -36,7 +36,8 @@ HEAT_VARIABLES: dict[str, str] = {
     "total_W": "Total heating [W]",
 }
 
-#: Voltage-loss breakdown, in volts (positive = lost on discharge after sign handling).
+#: Voltage-loss breakdown [V] as PyBaMM reports it: negative on discharge, except the
+#: contact overpotential (I x R, positive). `cellmodels.dcr` turns these into resistances.
 LOSS_VARIABLES: dict[str, str] = {
     "contact_V": "Contact overpotential [V]",
     "electrolyte_ohmic_V": "X-averaged battery electrolyte ohmic losses [V]",
