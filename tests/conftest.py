@@ -14,16 +14,10 @@ def own_set(tmp_path, mutate=None, name="tmp"):
     """A small own-format (BPX 1.x) set built from the About:Energy LFP file, then mutated."""
     import json
 
-    from cellmodels import data
+    import cellmodels as cm
+    from cellmodels.physics.cells import bpx_document
 
-    doc = json.loads(data.path("aboutenergy_bpx/LFP/lfp_18650_cell_BPX.json").read_text())
-    # The About:Energy file is BPX 0.1; move the keys BPX 1.x no longer has in Cell.
-    doc["Header"]["BPX"] = 1.0
-    for key in ("Ambient temperature [K]", "Initial temperature [K]",
-                "Thermal conductivity [W.m-1.K-1]"):
-        doc["Parameterisation"]["Cell"].pop(key)
-    c0 = doc["Parameterisation"]["Electrolyte"].pop("Initial concentration [mol.m-3]")
-    doc["State"] = {"Initial conditions": {"Initial electrolyte concentration [mol.m-3]": c0}}
+    doc = bpx_document(cm.load_cell("aboutenergy_lfp"))  # migrated to BPX 1.x
     doc["cellmodels"] = {
         "schema_version": 1,
         "name": name,

@@ -364,6 +364,17 @@ def _check_document(name: str, doc: dict, meta: dict, own: bool) -> None:
             )
 
 
+def _to_bpx_v1(doc: dict) -> dict:
+    """Repack a legacy BPX 0.x document into the 1.x layout, with bpx's own converter.
+
+    (BPX 1.0 moved the initial and ambient temperature and the initial electrolyte
+    concentration from ``Parameterisation`` into ``State``.)
+    """
+    from bpx._migrations import convert_v0_to_v1, is_legacy_bpx  # bpx>=1.1,<2
+
+    return convert_v0_to_v1(doc) if is_legacy_bpx(doc) else doc
+
+
 def _reject_constant(token: str):
     raise ValueError(f"non-finite number {token} in JSON")
 
@@ -444,7 +455,7 @@ def load_cell(name_or_path: str | Path) -> Cell:
 
         bpx_path = data.path(meta["bpx_data"])
         digest.update(bpx_path.read_bytes())
-        doc = _read_json(bpx_path)
+        doc = _to_bpx_v1(_read_json(bpx_path))
     _check_document(name, doc, meta, own)
     params = doc["Parameterisation"]
     capacity = float(params["Cell"]["Nominal cell capacity [A.h]"])
