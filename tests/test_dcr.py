@@ -77,3 +77,20 @@ def test_map_shape_and_figure(tmp_path):
 def test_bad_input_names_field_range_and_value(kwargs, match):
     with pytest.raises(InputError, match=match):
         pulse_dcr("aboutenergy_lfp", **kwargs)
+
+
+def test_double_layer_makes_the_millisecond_response_capacitive(tmp_path):
+    def with_dl(doc):
+        doc["Parameterisation"]["User-defined"] = {
+            "Negative electrode double-layer capacity [F.m-2]": 0.2,
+            "Positive electrode double-layer capacity [F.m-2]": 0.2,
+        }
+
+    plain = cm.load_cell(own_set(tmp_path, name="plain"))
+    dl = cm.load_cell(own_set(tmp_path, with_dl, name="dl"))
+    r0 = PulseEngine(plain, thermal="isothermal").pulse(0.5, 298.15, 2.0)
+    r1 = PulseEngine(dl, thermal="isothermal").pulse(0.5, 298.15, 2.0)
+    # at 1 ms the double layer carries part of the current: less charge-transfer drop
+    assert r1["charge_transfer"][0] < 0.9 * r0["charge_transfer"][0]
+    # once charged (10 s >> R_ct C_dl), the kinetic drop is the same
+    assert r1["dcr_Ohm"][-1] == pytest.approx(r0["dcr_Ohm"][-1], rel=2e-3)

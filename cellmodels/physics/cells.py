@@ -78,6 +78,11 @@ EXTENSIONS: dict[str, str] = {
         "area-specific resistance of the particle/electrolyte interphase (gel film, SEI/CEI),"
         " per unit of wetted particle surface, on both electrodes"
     ),
+    "Negative electrode double-layer capacity [F.m-2]": (
+        "double-layer capacitance per particle surface; turns on PyBaMM's differential "
+        "surface form, so the millisecond response is capacitive, not purely kinetic"
+    ),
+    "Positive electrode double-layer capacity [F.m-2]": "as the negative, for the positive",
     "Total heat transfer coefficient [W.m-2.K-1]": "surface cooling of the lumped thermal model",
     "Cell cooling surface area [m2]": "area over which the heat transfer coefficient acts",
     "Electrolyte weight fraction of liquid": "residual liquid in a semi-solid electrolyte [-]",
@@ -142,6 +147,8 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "User-defined/Initial negative electrode interface utilisation": (0.05, 1.0),
     "User-defined/Initial positive electrode interface utilisation": (0.05, 1.0),
     "User-defined/Interfacial film resistance [Ohm.m2]": (0.0, 0.1),
+    "User-defined/Negative electrode double-layer capacity [F.m-2]": (0.01, 5.0),
+    "User-defined/Positive electrode double-layer capacity [F.m-2]": (0.01, 5.0),
     "User-defined/Total heat transfer coefficient [W.m-2.K-1]": (0.1, 5000.0),
     "User-defined/Cell cooling surface area [m2]": (1e-4, 5.0),
     "User-defined/Electrolyte weight fraction of liquid": (0.0, 1.0),

@@ -67,6 +67,12 @@ def model_options(
         or "Initial positive electrode interface utilisation" in user
     ):
         options["interface utilisation"] = "constant"
+    if (
+        "Negative electrode double-layer capacity [F.m-2]" in user
+        or "Positive electrode double-layer capacity [F.m-2]" in user
+    ):
+        # Double-layer charging sets the millisecond response (tau = R_ct C_dl ~ ms).
+        options["surface form"] = "differential"
     if cell.electrolyte_kind == "lean":
         options["SEI"] = "solvent-diffusion limited"
         options["SEI film resistance"] = "distributed"
