@@ -133,3 +133,24 @@ def test_profile_with_nan_is_refused(lfp):
     with pytest.raises(InputError, match="NaN or inf at sample 1"):
         cm.simulate(lfp, initial_soc=0.5, temperature_K=298.15,
                     current_A=[1.0, float("nan"), 1.0], time_s=[0.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("model", ["SPM", "SPMe", "DFN"])
+def test_every_model_runs_for_liquid_and_semisolid(tmp_path, model):
+    def semisolid(doc):
+        _semisolid_like_liquid(doc)
+        doc["Parameterisation"]["User-defined"].update({
+            "Initial negative electrode interface utilisation": 0.8,
+            "Interfacial film resistance [Ohm.m2]": 2e-4,
+            "Negative electrode double-layer capacity [F.m-2]": 0.2,
+            "Positive electrode double-layer capacity [F.m-2]": 0.2,
+        })
+
+    liquid = cm.load_cell(own_set(tmp_path, name="liquid"))
+    semi = cm.load_cell(own_set(tmp_path, semisolid, name="semi"))
+    kw = dict(initial_soc=0.5, temperature_K=298.15, current_A=2.0, duration_s=60.0,
+              model=model)
+    a = cm.simulate(liquid, **kw)
+    b = cm.simulate(semi, **kw)
+    assert b.voltage_V[-1] < a.voltage_V[-1] < a.ocv_V[0]
+    assert b.heat_W["total_W"][-1] > a.heat_W["total_W"][-1] > 0
