@@ -9,6 +9,8 @@ about the detail can catch the built-in type. The tree::
     ├── InputError(ValueError)          an argument is outside its allowed range
     ├── DataError(ValueError)           a measured data file is missing, corrupt or
     │                                   does not match its registered sha256
+    ├── FileFormatError(ValueError)     an ECM or result file is corrupt, truncated, or
+    │                                   of another schema version
     └── SolverError(RuntimeError)       a solve failed or stopped before the protocol ended
 
 Messages follow one format: they name the field, the allowed range and the value found,
@@ -35,6 +37,10 @@ class InputError(CellModelsError, ValueError):
 
 class DataError(CellModelsError, ValueError):
     """A measured data file is missing, corrupt, or fails its sha256 check."""
+
+
+class FileFormatError(CellModelsError, ValueError):
+    """A cellmodels file is corrupt, truncated, or written by another schema version."""
 
 
 class SolverError(CellModelsError, RuntimeError):

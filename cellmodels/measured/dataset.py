@@ -55,7 +55,7 @@ class Dataset:
             k = int(np.flatnonzero(dt <= 0)[0])
             raise DataError(
                 f"{self.source}: time does not increase at sample {k + 1} "
-                f"({self.time_s[k]!r} then {self.time_s[k + 1]!r})."
+                f"({float(self.time_s[k])!r} then {float(self.time_s[k + 1])!r})."
             )
 
     @property

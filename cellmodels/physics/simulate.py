@@ -71,12 +71,12 @@ def piecewise_constant(time_s: Sequence[float], values: Sequence[float], name: s
         )
     if not np.all(np.isfinite(t)) or not np.all(np.isfinite(v)):
         bad = int(np.flatnonzero(~(np.isfinite(t) & np.isfinite(v)))[0])
-        raise InputError(f"The profile holds NaN or inf at sample {bad} (t={t[bad]!r}).")
+        raise InputError(f"The profile holds NaN or inf at sample {bad} (t={float(t[bad])!r}).")
     if np.any(np.diff(t) <= 2 * EDGE_S):
         k = int(np.flatnonzero(np.diff(t) <= 2 * EDGE_S)[0])
         raise InputError(
             f"The 'time_s' array must increase by more than {2 * EDGE_S:g} s per sample. "
-            f"Got {t[k]!r} then {t[k + 1]!r} at sample {k}."
+            f"Got {float(t[k])!r} then {float(t[k + 1])!r} at sample {k}."
         )
     edges = np.flatnonzero(np.diff(v) != 0) + 1
     tt = [t[0]]

@@ -1,0 +1,195 @@
+"""The equivalent-circuit model (ECM): the contract between physics and system simulators.
+
+An :class:`ECM` is frozen and checks itself when built. Its equations (discharge current
+``I`` positive, SOC ``z``, RC voltages ``v_k``, cell temperature ``T``)::
+
+    dz/dt    = -I / (3600 Q)
+    dv_k/dt  = (R_k(z, T) I - v_k) / tau_k(z, T)                 k = 1..n
+    V        = U(z) + (T - T_ref) dU/dT(z) - R0(z, T) I - sum_k v_k
+    q_irr    = R0 I^2 + sum_k v_k^2 / R_k                           (ohmic + polarisation)
+    q_rev    = -I T dU/dT(z)                                        (entropic, Bernardi)
+    C_th dT/dt = q_irr + q_rev - hA (T - T_amb)
+
+Tables are on a SOC x temperature grid (``soc``, ``temperature_K``) and interpolated
+bilinearly, clamped at the edges; using the ECM outside its ``validity`` range warns once
+per run (see :mod:`cellmodels.reduction.simulate`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ParameterError
+
+__all__ = ["ECM", "bilinear", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+
+def _arr(x, name: str, shape: tuple | None = None) -> np.ndarray:
+    a = np.array(x, dtype=float)
+    a.setflags(write=False)
+    if shape is not None and a.shape != shape:
+        raise ParameterError(f"The ECM field '{name}' must have shape {shape}. Got {a.shape}.")
+    if not np.all(np.isfinite(a)):
+        raise ParameterError(f"The ECM field '{name}' holds NaN or inf.")
+    return a
+
+
+@dataclass(frozen=True)
+class ECM:
+    """A Thevenin-type ECM with n RC pairs over SOC x temperature.
+
+    Attributes (SI units; shapes with ``ns = len(soc)``, ``nt = len(temperature_K)``)
+    ----------
+    name : str
+    capacity_Ah : float
+    soc : (ns,) increasing grid in [0, 1]
+    temperature_K : (nt,) increasing grid
+    ocv_V : (ns,) open-circuit voltage at ``reference_temperature_K``
+    docv_dT_V_per_K : (ns,) entropic coefficient dU/dT
+    r0_Ohm : (ns, nt) series resistance
+    rc_R_Ohm : (n, ns, nt) RC resistances
+    rc_tau_s : (n, ns, nt) RC time constants (C_k = tau_k / R_k)
+    thermal_mass_J_per_K, heat_transfer_W_per_K : lumped thermal (C_th and hA)
+    limits : dict with voltage_min_V, voltage_max_V, current_max_discharge_A,
+        current_max_charge_A, temperature_min_K, temperature_max_K
+    validity : dict with soc_min, soc_max, temperature_min_K, temperature_max_K,
+        current_max_A: the range it was identified over
+    error : dict of identification-error figures (e.g. rmse_V, max_V per case)
+    provenance : dict of strings: source cell and its sha256, cellmodels version, date
+    """
+
+    name: str
+    capacity_Ah: float
+    soc: np.ndarray
+    temperature_K: np.ndarray
+    ocv_V: np.ndarray
+    docv_dT_V_per_K: np.ndarray
+    r0_Ohm: np.ndarray
+    rc_R_Ohm: np.ndarray
+    rc_tau_s: np.ndarray
+    reference_temperature_K: float = 298.15
+    thermal_mass_J_per_K: float = 1.0
+    heat_transfer_W_per_K: float = 0.0
+    limits: dict = field(default_factory=dict)
+    validity: dict = field(default_factory=dict)
+    error: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        soc = _arr(self.soc, "soc")
+        temps = _arr(self.temperature_K, "temperature_K")
+        ns, nt = soc.size, temps.size
+        if soc.ndim != 1 or ns < 2 or np.any(np.diff(soc) <= 0) or soc[0] < 0 or soc[-1] > 1:
+            raise ParameterError("The ECM field 'soc' must be an increasing grid of at least "
+                                 f"2 points in [0, 1]. Got {soc.tolist()}.")
+        if temps.ndim != 1 or nt < 1 or np.any(np.diff(temps) <= 0) or temps[0] <= 0:
+            raise ParameterError("The ECM field 'temperature_K' must be an increasing grid of "
+                                 f"positive kelvin. Got {temps.tolist()}.")
+        set_(self, "soc", soc)
+        set_(self, "temperature_K", temps)
+        set_(self, "ocv_V", _arr(self.ocv_V, "ocv_V", (ns,)))
+        set_(self, "docv_dT_V_per_K", _arr(self.docv_dT_V_per_K, "docv_dT_V_per_K", (ns,)))
+        set_(self, "r0_Ohm", _arr(self.r0_Ohm, "r0_Ohm", (ns, nt)))
+        rc_r = np.array(self.rc_R_Ohm, dtype=float)
+        n = rc_r.shape[0] if rc_r.ndim == 3 else -1
+        set_(self, "rc_R_Ohm", _arr(rc_r, "rc_R_Ohm", (max(n, 0), ns, nt)))
+        set_(self, "rc_tau_s", _arr(self.rc_tau_s, "rc_tau_s", (max(n, 0), ns, nt)))
+        if self.capacity_Ah <= 0 or not np.isfinite(self.capacity_Ah):
+            raise ParameterError(f"The ECM field 'capacity_Ah' must be in the range (0, inf). "
+                                 f"Got {self.capacity_Ah!r} instead.")
+        if np.any(self.r0_Ohm <= 0):
+            i = np.argwhere(self.r0_Ohm <= 0)[0]
+            raise ParameterError(
+                "The ECM table 'r0_Ohm' must be positive. Got "
+                f"{float(self.r0_Ohm[tuple(i)])!r} at SOC {soc[i[0]]:g}, {temps[i[1]]:g} K.")
+        if np.any(self.rc_R_Ohm < 0):
+            i = np.argwhere(self.rc_R_Ohm < 0)[0]
+            raise ParameterError(
+                f"The ECM table 'rc_R_Ohm' must be non-negative. Got "
+                f"{float(self.rc_R_Ohm[tuple(i)])!r} for RC {i[0] + 1} at SOC {soc[i[1]]:g}, "
+                f"{temps[i[2]]:g} K.")
+        if np.any(self.rc_tau_s <= 0):
+            i = np.argwhere(self.rc_tau_s <= 0)[0]
+            raise ParameterError(
+                f"The ECM table 'rc_tau_s' must be positive. Got {float(self.rc_tau_s[tuple(i)])!r} "
+                f"for RC {i[0] + 1} at SOC {soc[i[1]]:g}, {temps[i[2]]:g} K.")
+        if np.any(np.diff(self.ocv_V) <= 0):
+            k = int(np.flatnonzero(np.diff(self.ocv_V) <= 0)[0])
+            raise ParameterError(
+                "The ECM table 'ocv_V' must increase with SOC (a non-monotonic OCV makes "
+                f"SOC from voltage ambiguous). It falls from {self.ocv_V[k]:.6f} V at SOC "
+                f"{soc[k]:g} to {self.ocv_V[k + 1]:.6f} V at SOC {soc[k + 1]:g}.")
+        for label in ("thermal_mass_J_per_K",):
+            if not getattr(self, label) > 0:
+                raise ParameterError(f"The ECM field '{label}' must be in the range (0, inf). "
+                                     f"Got {getattr(self, label)!r} instead.")
+        if not self.heat_transfer_W_per_K >= 0:
+            raise ParameterError("The ECM field 'heat_transfer_W_per_K' must be in the range "
+                                 f"[0, inf). Got {self.heat_transfer_W_per_K!r} instead.")
+        for label in ("limits", "validity", "error", "provenance"):
+            set_(self, label, dict(getattr(self, label)))
+
+    @property
+    def n_rc(self) -> int:
+        return int(self.rc_R_Ohm.shape[0])
+
+    def replace(self, **changes) -> ECM:
+        """A copy with some fields changed (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    # --- evaluation (scalar, for the reference simulator and exports) -------------
+    def ocv(self, soc: float, temperature_K: float) -> float:
+        u = np.interp(soc, self.soc, self.ocv_V)
+        du = np.interp(soc, self.soc, self.docv_dT_V_per_K)
+        return float(u + (temperature_K - self.reference_temperature_K) * du)
+
+    def docv_dT(self, soc: float) -> float:
+        return float(np.interp(soc, self.soc, self.docv_dT_V_per_K))
+
+    def r0(self, soc: float, temperature_K: float) -> float:
+        return bilinear(self.soc, self.temperature_K, self.r0_Ohm, soc, temperature_K)
+
+    def rc(self, soc: float, temperature_K: float) -> tuple[np.ndarray, np.ndarray]:
+        r = np.array([bilinear(self.soc, self.temperature_K, self.rc_R_Ohm[k], soc,
+                               temperature_K) for k in range(self.n_rc)])
+        tau = np.array([bilinear(self.soc, self.temperature_K, self.rc_tau_s[k], soc,
+                                 temperature_K) for k in range(self.n_rc)])
+        return r, tau
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ECM):
+            return NotImplemented
+        for f in dataclasses.fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(a, np.ndarray):
+                if not (isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)):
+                    return False
+            elif a != b:
+                return False
+        return True
+
+    __hash__ = None  # mutable-looking arrays inside; equality is by value
+
+
+def bilinear(xs: np.ndarray, ys: np.ndarray, table: np.ndarray, x: float, y: float) -> float:
+    """Bilinear interpolation of ``table[i, j]`` at (x, y), clamped at the grid's edges."""
+    x = min(max(x, xs[0]), xs[-1])
+    i = int(np.clip(np.searchsorted(xs, x) - 1, 0, len(xs) - 2))
+    wx = (x - xs[i]) / (xs[i + 1] - xs[i])
+    if len(ys) == 1:
+        return float((1 - wx) * table[i, 0] + wx * table[i + 1, 0])
+    y = min(max(y, ys[0]), ys[-1])
+    j = int(np.clip(np.searchsorted(ys, y) - 1, 0, len(ys) - 2))
+    wy = (y - ys[j]) / (ys[j + 1] - ys[j])
+    return float(
+        (1 - wx) * (1 - wy) * table[i, j]
+        + wx * (1 - wy) * table[i + 1, j]
+        + (1 - wx) * wy * table[i, j + 1]
+        + wx * wy * table[i + 1, j + 1]
+    )

@@ -1,0 +1,109 @@
+"""The ECM file: HDF5 (h5py), one schema version, SI units as attributes.
+
+Layout::
+
+    /                      attrs: format="cellmodels.ecm", schema_version, name,
+                                  capacity_Ah, reference_temperature_K,
+                                  thermal_mass_J_per_K, heat_transfer_W_per_K
+    /soc                   (ns,)        attrs: unit="1"
+    /temperature_K         (nt,)        attrs: unit="K"
+    /ocv_V                 (ns,)        attrs: unit="V"
+    /docv_dT_V_per_K       (ns,)        attrs: unit="V/K"
+    /r0_Ohm                (ns, nt)     attrs: unit="Ohm"
+    /rc_R_Ohm              (n, ns, nt)  attrs: unit="Ohm"
+    /rc_tau_s              (n, ns, nt)  attrs: unit="s"
+    /meta                  attrs: limits, validity, error, provenance (JSON text)
+
+Writing goes to a temporary file in the same folder, then an atomic rename. Reading a
+file of another schema version, or a corrupt or truncated one, raises
+:class:`~cellmodels.errors.FileFormatError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FileFormatError, ParameterError
+from .ecm import ECM, SCHEMA_VERSION
+
+__all__ = ["load_ecm", "save_ecm"]
+
+FORMAT = "cellmodels.ecm"
+_ARRAYS = {
+    "soc": "1",
+    "temperature_K": "K",
+    "ocv_V": "V",
+    "docv_dT_V_per_K": "V/K",
+    "r0_Ohm": "Ohm",
+    "rc_R_Ohm": "Ohm",
+    "rc_tau_s": "s",
+}
+_SCALARS = ("capacity_Ah", "reference_temperature_K", "thermal_mass_J_per_K",
+            "heat_transfer_W_per_K")
+_DICTS = ("limits", "validity", "error", "provenance")
+
+
+def save_ecm(ecm: ECM, path: str | Path) -> Path:
+    """Write ``ecm`` to ``path`` atomically; return the path."""
+    import h5py
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["schema_version"] = SCHEMA_VERSION
+            f.attrs["name"] = ecm.name
+            for key in _SCALARS:
+                f.attrs[key] = float(getattr(ecm, key))
+            for key, unit in _ARRAYS.items():
+                ds = f.create_dataset(key, data=np.asarray(getattr(ecm, key), dtype="<f8"))
+                ds.attrs["unit"] = unit
+            meta = f.create_group("meta")
+            for key in _DICTS:
+                meta.attrs[key] = json.dumps(getattr(ecm, key), sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_ecm(path: str | Path) -> ECM:
+    """Read an ECM file written by :func:`save_ecm` (same schema version)."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileFormatError(f"No ECM file at {path}.")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise FileFormatError(f"{path} is not a readable HDF5 file (corrupt or truncated): "
+                              f"{exc}") from None
+    with f:
+        if f.attrs.get("format") != FORMAT:
+            raise FileFormatError(f"{path} is not a cellmodels ECM file (format attribute "
+                                  f"{f.attrs.get('format')!r}, expected {FORMAT!r}).")
+        version = int(f.attrs.get("schema_version", -1))
+        if version != SCHEMA_VERSION:
+            raise FileFormatError(f"{path} has ECM schema version {version}; this cellmodels "
+                                  f"reads schema version {SCHEMA_VERSION}.")
+        try:
+            kwargs = {key: np.asarray(f[key][()]) for key in _ARRAYS}
+            kwargs.update({key: float(f.attrs[key]) for key in _SCALARS})
+            kwargs.update({key: json.loads(f["meta"].attrs[key]) for key in _DICTS})
+            kwargs["name"] = str(f.attrs["name"])
+        except (KeyError, OSError, ValueError) as exc:
+            raise FileFormatError(f"{path} is incomplete or corrupt: {exc}") from None
+    try:
+        return ECM(**kwargs)
+    except ParameterError as exc:
+        raise FileFormatError(f"{path} holds an invalid ECM: {exc}") from None

@@ -1,0 +1,195 @@
+"""Reference ECM simulator: plain, exact where it can be, and the yardstick for the rest.
+
+The input is a zero-order-hold profile: ``value[k]`` (current [A] or power [W], discharge
+positive) holds on ``[time_s[k], time_s[k+1])``. Within each interval the RC states take
+the exact exponential (zero-order-hold) update with R and tau frozen at the start of the
+sub-step; SOC is exact (coulomb counting); temperature takes the exact update of the linear
+lumped model over the sub-step with the heat frozen. Sub-steps are at most ``max_step_s``
+long, so the tables follow SOC and temperature. Edges are never smeared: every interval
+boundary is a step boundary.
+
+Outputs are sampled at ``time_s`` just after each edge (right-continuous: voltage at
+``time_s[k]`` is with ``value[k]`` flowing).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError, check_range
+from .ecm import ECM
+
+__all__ = ["ECMRun", "ValidityWarning", "simulate_ecm"]
+
+
+class ValidityWarning(UserWarning):
+    """The ECM was used outside the range it was identified over."""
+
+
+@dataclass
+class ECMRun:
+    time_s: np.ndarray
+    current_A: np.ndarray
+    voltage_V: np.ndarray
+    soc: np.ndarray
+    temperature_K: np.ndarray
+    heat_W: dict[str, np.ndarray] = field(default_factory=dict)
+    rc_V: np.ndarray | None = None
+
+
+def _power_to_current(e: float, r0: float, p: float) -> float:
+    """Current drawing power ``p`` from a source ``e`` behind ``r0``: V I = P."""
+    disc = e * e - 4.0 * r0 * p
+    if disc < 0:
+        raise InputError(
+            f"The power {p:.6g} W exceeds what the cell can deliver ({e * e / (4 * r0):.6g} W "
+            f"at open-circuit {e:.4f} V behind {r0:.4g} Ohm)."
+        )
+    return (e - np.sqrt(disc)) / (2.0 * r0)
+
+
+class _ValidityGuard:
+    """Warn once per run and variable when a state leaves the identified range."""
+
+    def __init__(self, ecm: ECM) -> None:
+        v = ecm.validity
+        self.ranges = {
+            "soc": (v.get("soc_min", ecm.soc[0]), v.get("soc_max", ecm.soc[-1])),
+            "temperature_K": (v.get("temperature_min_K", ecm.temperature_K[0]),
+                              v.get("temperature_max_K", ecm.temperature_K[-1])),
+            "current_A": (-v.get("current_max_A", np.inf), v.get("current_max_A", np.inf)),
+        }
+        self.warned: set[str] = set()
+
+    def check(self, name: str, value: float) -> None:
+        lo, hi = self.ranges[name]
+        if name in self.warned or lo <= value <= hi:
+            return
+        self.warned.add(name)
+        out = value - hi if value > hi else lo - value
+        warnings.warn(
+            f"The ECM is used outside its validity: {name} = {value:.6g} is {out:.3g} outside "
+            f"the identified range [{lo:.6g}, {hi:.6g}]. (Warned once per run.)",
+            ValidityWarning,
+            stacklevel=4,
+        )
+
+
+def simulate_ecm(
+    ecm: ECM,
+    time_s,
+    *,
+    current_A=None,
+    power_W=None,
+    initial_soc: float,
+    temperature_K: float,
+    ambient_K: float | None = None,
+    max_step_s: float = 1.0,
+    thermal: bool = True,
+) -> ECMRun:
+    """Run ``ecm`` on a zero-order-hold current or power profile (see module docstring).
+
+    Parameters
+    ----------
+    time_s : (n,) increasing times [s], starting at 0
+    current_A, power_W : (n,) arrays; exactly one. Discharge positive.
+    initial_soc : SOC at t = 0 in [0, 1], RC pairs relaxed
+    temperature_K : initial cell temperature [K]
+    ambient_K : coolant/ambient temperature [K]; default ``temperature_K``
+    thermal : False holds the temperature at ``temperature_K``
+    """
+    t = np.asarray(time_s, dtype=float)
+    if (current_A is None) == (power_W is None):
+        raise InputError("Give exactly one of 'current_A' and 'power_W' to simulate_ecm.")
+    u = np.asarray(current_A if power_W is None else power_W, dtype=float)
+    if t.ndim != 1 or t.shape != u.shape or t.size < 2:
+        raise InputError("The 'time_s' and input arrays must be 1-D, of equal length >= 2. "
+                         f"Got shapes {t.shape} and {u.shape} instead.")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(u))):
+        k = int(np.flatnonzero(~(np.isfinite(t) & np.isfinite(u)))[0])
+        raise InputError(f"The profile holds NaN or inf at sample {k}.")
+    if np.any(np.diff(t) <= 0):
+        k = int(np.flatnonzero(np.diff(t) <= 0)[0])
+        raise InputError(f"The 'time_s' array must increase. Got {float(t[k])!r} then {float(t[k + 1])!r} "
+                         f"at sample {k}.")
+    check_range(initial_soc, "initial_soc", "argument of simulate_ecm", 0.0, 1.0)
+    check_range(temperature_K, "temperature_K", "argument of simulate_ecm", 0.0, 1000.0,
+                closed=(False, True))
+    check_range(max_step_s, "max_step_s", "argument of simulate_ecm", 0.0, np.inf,
+                closed=(False, True))
+    power_mode = power_W is not None
+    t_amb = float(temperature_K if ambient_K is None else ambient_K)
+    q_as = ecm.capacity_Ah * 3600.0
+    c_th, ha = ecm.thermal_mass_J_per_K, ecm.heat_transfer_W_per_K
+    guard = _ValidityGuard(ecm)
+
+    n = t.size
+    out_v = np.empty(n)
+    out_i = np.empty(n)
+    out_z = np.empty(n)
+    out_T = np.empty(n)
+    out_qirr = np.empty(n)
+    out_qrev = np.empty(n)
+    out_rc = np.empty((n, ecm.n_rc))
+    z, temp = float(initial_soc), float(temperature_K)
+    v_rc = np.zeros(ecm.n_rc)
+
+    def current_for(value: float, z: float, temp: float, v_rc: np.ndarray) -> float:
+        if not power_mode:
+            return value
+        e = ecm.ocv(z, temp) - v_rc.sum()
+        return _power_to_current(e, ecm.r0(z, temp), value)
+
+    for k in range(n):
+        value = u[k]
+        i_now = current_for(value, z, temp, v_rc)
+        r0 = ecm.r0(z, temp)
+        r_rc, tau = ecm.rc(z, temp)
+        out_v[k] = ecm.ocv(z, temp) - r0 * i_now - v_rc.sum()
+        out_i[k], out_z[k], out_T[k] = i_now, z, temp
+        out_rc[k] = v_rc
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q_pol = np.sum(np.where(r_rc > 0, v_rc**2 / r_rc, 0.0))
+        out_qirr[k] = r0 * i_now**2 + q_pol
+        out_qrev[k] = -i_now * temp * ecm.docv_dT(z)
+        guard.check("soc", z)
+        guard.check("temperature_K", temp)
+        guard.check("current_A", i_now)
+        if k == n - 1:
+            break
+        span = t[k + 1] - t[k]
+        m = max(1, int(np.ceil(span / max_step_s - 1e-12)))
+        h = span / m
+        for _ in range(m):
+            i_now = current_for(value, z, temp, v_rc)
+            r0 = ecm.r0(z, temp)
+            r_rc, tau = ecm.rc(z, temp)
+            decay = np.exp(-h / tau)
+            # heat over the sub-step: RC dissipation averaged exactly over the exponential
+            v_inf = r_rc * i_now
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean_v2 = v_inf**2 + 2 * v_inf * (v_rc - v_inf) * tau / h * (1 - decay) + (
+                    v_rc - v_inf) ** 2 * tau / (2 * h) * (1 - decay**2)
+                q_pol = np.sum(np.where(r_rc > 0, mean_v2 / r_rc, 0.0))
+            q = r0 * i_now**2 + q_pol - i_now * temp * ecm.docv_dT(z)
+            v_rc = v_inf + (v_rc - v_inf) * decay
+            z -= i_now * h / q_as
+            if thermal:
+                if ha > 0:
+                    t_ss = t_amb + q / ha
+                    temp = t_ss + (temp - t_ss) * np.exp(-ha * h / c_th)
+                else:
+                    temp += q * h / c_th
+    return ECMRun(
+        time_s=t,
+        current_A=out_i,
+        voltage_V=out_v,
+        soc=out_z,
+        temperature_K=out_T,
+        heat_W={"irreversible_W": out_qirr, "reversible_W": out_qrev,
+                "total_W": out_qirr + out_qrev},
+        rc_V=out_rc,
+    )

@@ -1,0 +1,149 @@
+"""The ECM object, its HDF5 file and the reference simulator against exact answers."""
+
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+from cellmodels.errors import FileFormatError, InputError, ParameterError
+from cellmodels.reduction import ECM, ValidityWarning, load_ecm, save_ecm, simulate_ecm
+
+
+def make_ecm(**changes):
+    soc = np.linspace(0, 1, 11)
+    temps = np.array([273.15, 298.15, 318.15])
+    kw = dict(
+        name="test",
+        capacity_Ah=10.0,
+        soc=soc,
+        temperature_K=temps,
+        ocv_V=3.0 + 1.2 * soc,
+        docv_dT_V_per_K=-1e-4 + 2e-4 * soc,
+        r0_Ohm=np.full((11, 3), 2e-3),
+        rc_R_Ohm=np.stack([np.full((11, 3), 1e-3), np.full((11, 3), 0.5e-3)]),
+        rc_tau_s=np.stack([np.full((11, 3), 2.0), np.full((11, 3), 60.0)]),
+        thermal_mass_J_per_K=300.0,
+        heat_transfer_W_per_K=0.5,
+        limits={"voltage_min_V": 2.5, "voltage_max_V": 4.2},
+        validity={"soc_min": 0.1, "soc_max": 0.9, "temperature_min_K": 273.15,
+                  "temperature_max_K": 318.15, "current_max_A": 100.0},
+        error={"rmse_V": 1.2e-3},
+        provenance={"cell": "x", "sha256": "0" * 64},
+    )
+    kw.update(changes)
+    return ECM(**kw)
+
+
+def test_rc_step_matches_closed_form():
+    ecm = make_ecm()
+    t = np.linspace(0, 30, 301)
+    i = np.where(t < 10, 20.0, 0.0)
+    run = simulate_ecm(ecm, t, current_A=i, initial_soc=0.5, temperature_K=298.15,
+                       thermal=False, max_step_s=0.1)
+    # during the pulse: V = U(z(t)) - R0 I - sum R_k I (1 - exp(-t/tau_k))
+    on = t < 10
+    z = 0.5 - 20.0 * t / 36000.0
+    exact = (3.0 + 1.2 * z - 2e-3 * 20 - 1e-3 * 20 * (1 - np.exp(-t / 2.0))
+             - 0.5e-3 * 20 * (1 - np.exp(-t / 60.0)))
+    np.testing.assert_allclose(run.voltage_V[on], exact[on], atol=1e-12)
+    # after: the RC voltages decay from their values at 10 s
+    off = t >= 10
+    z_end = 0.5 - 20.0 * 10 / 36000.0
+    v1 = 1e-3 * 20 * (1 - np.exp(-10 / 2.0)) * np.exp(-(t - 10) / 2.0)
+    v2 = 0.5e-3 * 20 * (1 - np.exp(-10 / 60.0)) * np.exp(-(t - 10) / 60.0)
+    np.testing.assert_allclose(run.voltage_V[off], (3.0 + 1.2 * z_end - v1 - v2)[off],
+                               atol=1e-12)
+
+
+def test_step_size_does_not_change_an_exact_answer():
+    ecm = make_ecm()
+    t = np.array([0.0, 7.3, 19.0, 40.0])
+    i = np.array([15.0, -5.0, 30.0, 0.0])
+    a = simulate_ecm(ecm, t, current_A=i, initial_soc=0.5, temperature_K=298.15, thermal=False)
+    tf = np.linspace(0, 40, 4001)
+    b = simulate_ecm(ecm, tf, current_A=np.interp(tf, t, i, right=0) * 0 + i[
+        np.searchsorted(t, tf, side="right") - 1], initial_soc=0.5, temperature_K=298.15,
+        thermal=False)
+    np.testing.assert_allclose(a.voltage_V, b.voltage_V[np.searchsorted(tf, t)], atol=1e-12)
+
+
+def test_energy_balance_of_the_thermal_model():
+    ecm = make_ecm(heat_transfer_W_per_K=0.0)
+    t = np.linspace(0, 600, 6001)
+    run = simulate_ecm(ecm, t, current_A=np.full_like(t, 20.0), initial_soc=0.8,
+                       temperature_K=298.15, max_step_s=0.1)
+    # adiabatic: C_th dT = integral of the heat (trapezoid; heat is smooth here)
+    q = run.heat_W["total_W"]
+    heat = np.sum(0.5 * (q[1:] + q[:-1]) * np.diff(t))
+    assert (run.temperature_K[-1] - 298.15) * 300.0 == pytest.approx(heat, rel=1e-3)
+
+
+def test_power_mode_draws_the_power():
+    ecm = make_ecm()
+    t = np.linspace(0, 60, 61)
+    run = simulate_ecm(ecm, t, power_W=np.full_like(t, 50.0), initial_soc=0.5,
+                       temperature_K=298.15)
+    np.testing.assert_allclose(run.current_A * run.voltage_V, 50.0, rtol=1e-12)
+
+
+def test_outside_validity_warns_once_naming_variable():
+    ecm = make_ecm()
+    t = np.linspace(0, 10, 11)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        simulate_ecm(ecm, t, current_A=np.full_like(t, 1.0), initial_soc=0.95,
+                     temperature_K=298.15)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, ValidityWarning)]
+    assert len(msgs) == 1 and "soc = 0.95 is 0.05 outside" in msgs[0]
+
+
+def test_roundtrip_is_exact(tmp_path):
+    ecm = make_ecm()
+    path = save_ecm(ecm, tmp_path / "cell.ecm.h5")
+    assert load_ecm(path) == ecm
+
+
+def test_other_schema_version_is_refused(tmp_path):
+    path = save_ecm(make_ecm(), tmp_path / "cell.ecm.h5")
+    with h5py.File(path, "r+") as f:
+        f.attrs["schema_version"] = 99
+    with pytest.raises(FileFormatError, match="schema version 99; this cellmodels reads"):
+        load_ecm(path)
+
+
+def test_truncated_file_is_refused(tmp_path):
+    path = save_ecm(make_ecm(), tmp_path / "cell.ecm.h5")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(FileFormatError, match="corrupt or truncated|incomplete or corrupt"):
+        load_ecm(path)
+
+
+def test_negative_resistance_is_refused():
+    r0 = np.full((11, 3), 2e-3)
+    r0[4, 1] = -1e-4
+    with pytest.raises(ParameterError, match=r"'r0_Ohm' must be positive. Got -0.0001 at SOC "
+                                             r"0.4, 298.15 K"):
+        make_ecm(r0_Ohm=r0)
+
+
+def test_non_monotonic_ocv_is_refused():
+    ocv = 3.0 + 1.2 * np.linspace(0, 1, 11)
+    ocv[6] = ocv[5] - 0.01
+    with pytest.raises(ParameterError, match="'ocv_V' must increase with SOC"):
+        make_ecm(ocv_V=ocv)
+
+
+def test_ecm_is_frozen():
+    ecm = make_ecm()
+    with pytest.raises(AttributeError, match="cannot assign"):
+        ecm.capacity_Ah = 5.0
+    with pytest.raises(ValueError, match="read-only"):
+        ecm.r0_Ohm[0, 0] = 1.0
+
+
+def test_bad_profile_is_refused():
+    with pytest.raises(InputError, match="must increase. Got 1.0 then 1.0 at sample 1"):
+        simulate_ecm(make_ecm(), [0.0, 1.0, 1.0], current_A=[1.0, 1.0, 1.0],
+                     initial_soc=0.5, temperature_K=298.15)
