@@ -67,8 +67,10 @@ _LOSS_SIGN = {"contact": 1.0}
 class PulseEngine:
     """One discretised model of a cell, solved for many pulses.
 
-    The current and the temperature are PyBaMM input parameters, so the model is built
-    and discretised once; each pulse only resets the initial state (SOC) and solves.
+    The current, the pulse length and the temperature are PyBaMM input parameters, so
+    the model is built and discretised once; each pulse only resets the initial state
+    (SOC) and solves. The current is ``I`` for ``t < t_off`` and zero after (a pulse and
+    its relaxation); the solver restarts at ``t_off``, so the edge is exact.
     """
 
     def __init__(
@@ -88,7 +90,8 @@ class PulseEngine:
         pv = cell.parameter_values()
         pv.update(
             {
-                "Current function [A]": pybamm.InputParameter("Current [A]"),
+                "Current function [A]": pybamm.InputParameter("Current [A]")
+                * (pybamm.t < pybamm.InputParameter("Pulse end [s]")),
                 "Ambient temperature [K]": pybamm.InputParameter("Temperature [K]"),
                 "Initial temperature [K]": pybamm.InputParameter("Temperature [K]"),
             },
@@ -109,6 +112,37 @@ class PulseEngine:
             solver=pybamm.IDAKLUSolver(rtol=rtol, atol=atol, output_variables=outputs),
             var_pts=var_pts,
         )
+
+    def solve(self, soc: float, temperature_K: float, current_A: float, t_end_s: float,
+              t_out_s, t_off_s: float | None = None):
+        """Solve one pulse (``current_A`` until ``t_off_s``, then rest) to ``t_end_s``.
+
+        Returns the PyBaMM solution at ``t_out_s``; raises :class:`SolverError` if the
+        solve fails or stops early (a voltage cut-off), naming the state reached.
+        """
+        import pybamm
+
+        t_off = float(t_end_s) * 2 + 1.0 if t_off_s is None else float(t_off_s)
+        inputs = {"Current [A]": float(current_A), "Temperature [K]": float(temperature_K),
+                  "Pulse end [s]": t_off}
+        breaks = [0.0, t_end_s] if t_off >= t_end_s else [0.0, t_off, t_end_s]
+        t_interp = np.unique(np.clip(np.asarray(t_out_s, dtype=float), 0.0, t_end_s))
+        what = (f"pulse of cell {self.cell.name} at SOC {soc}, {temperature_K} K, "
+                f"{current_A} A")
+        try:
+            sol = self.sim.solve(breaks, t_interp=t_interp, inputs=inputs,
+                                 initial_soc=float(soc))
+        except pybamm.SolverError as exc:
+            raise SolverError(f"The {what} failed: {exc}") from exc
+        if sol.termination != "final time":
+            t = sol["Time [s]"].entries
+            v = sol["Voltage [V]"].entries[-1]
+            raise SolverError(
+                f"The {what} stopped at t = {t[-1]:.4g} s of {t_end_s:g} s "
+                f"({sol.termination}; voltage {v:.4f} V). Lower the current or start at "
+                "a higher SOC."
+            )
+        return sol
 
     def pulse(
         self,
@@ -131,25 +165,8 @@ class PulseEngine:
                 f"Got {list(np.atleast_1d(durations_s))!r} instead."
             )
         t_end = float(d.max())
-        inputs = {"Current [A]": float(current_A), "Temperature [K]": float(temperature_K)}
-        t_interp = np.unique(np.concatenate([[0.0], d]))
-        try:
-            sol = self.sim.solve([0.0, t_end], t_interp=t_interp, inputs=inputs,
-                                 initial_soc=float(soc))
-        except pybamm.SolverError as exc:
-            raise SolverError(
-                f"DCR pulse of cell {self.cell.name} at SOC {soc}, {temperature_K} K, "
-                f"{current_A} A failed: {exc}"
-            ) from exc
+        sol = self.solve(soc, temperature_K, current_A, t_end, np.concatenate([[0.0], d]))
         t = sol["Time [s]"].entries
-        if sol.termination != "final time":
-            v = sol["Voltage [V]"].entries[-1]
-            raise SolverError(
-                f"DCR pulse of cell {self.cell.name} at SOC {soc}, {temperature_K} K, "
-                f"{current_A} A stopped at t = {t[-1]:.4g} s of {t_end:g} s "
-                f"({sol.termination}; voltage {v:.4f} V). Lower the current or start at "
-                "a higher SOC."
-            )
         idx = np.searchsorted(t, d - 1e-12)
         v = sol["Voltage [V]"].entries
         ocv = sol["Battery open-circuit voltage [V]"].entries

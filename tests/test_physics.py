@@ -31,13 +31,21 @@ def test_discharge_lowers_soc_by_charge_passed(lfp):
     assert np.all(np.diff(run.soc) < 0)
 
 
-def test_heat_split_sums_to_total(lfp):
-    run = cm.simulate(lfp, initial_soc=0.5, temperature_K=298.15, current_A=4.0,
+@pytest.mark.parametrize("contact_Ohm", [None, 0.005])
+def test_heat_split_sums_to_total(tmp_path, contact_Ohm):
+    def mutate(doc):
+        if contact_Ohm is not None:
+            doc["Parameterisation"]["User-defined"] = {"Contact resistance [Ohm]": contact_Ohm}
+
+    cell = cm.load_cell(own_set(tmp_path, mutate))
+    run = cm.simulate(cell, initial_soc=0.5, temperature_K=298.15, current_A=4.0,
                       duration_s=300.0)
     h = run.heat_W
     parts = h["ohmic_W"] + h["irreversible_W"] + h["reversible_W"] + h["contact_W"]
     np.testing.assert_allclose(parts, h["total_W"], rtol=1e-9, atol=1e-12)
     assert np.all(h["total_W"] > 0)
+    if contact_Ohm:
+        np.testing.assert_allclose(h["contact_W"], 4.0**2 * contact_Ohm, rtol=1e-9)
     # the cell warms, and by no more than a heat balance allows: Q = m c dT with no cooling
     assert run.temperature_K[-1] > run.temperature_K[0]
 

@@ -211,6 +211,10 @@ def simulate(
     q = sol["Discharge capacity [A.h]"].entries
     names = set(pmodel.variables.keys())
     heat = {k: np.asarray(sol[v].entries) for k, v in HEAT_VARIABLES.items() if v in names}
+    if "contact_W" in heat:
+        # PyBaMM's "Total heating" leaves out the lumped contact heating, which its lumped
+        # thermal model adds separately; the cell's total includes it.
+        heat["total_W"] = heat["total_W"] + heat["contact_W"]
     losses = {k: np.asarray(sol[v].entries) for k, v in LOSS_VARIABLES.items() if v in names}
     return Run(
         cell=cell.name,
