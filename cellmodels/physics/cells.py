@@ -238,6 +238,22 @@ class Cell:
         """A new ``pybamm.ParameterValues`` for this cell (see module docstring)."""
         return copy.deepcopy(_parameter_values(self.name, self.sha256, _freeze(self.bpx)))
 
+    @functools.cached_property
+    def soc_capacity_Ah(self) -> float:
+        """Charge between 0 % and 100 % SOC as PyBaMM defines SOC [A.h].
+
+        PyBaMM places SOC 0 and 1 at the stoichiometries where the OCV meets the voltage
+        cut-offs (its electrode-SOH calculation); this is the charge between them, which
+        can differ from the nominal capacity. Coulomb counting uses it.
+        """
+        import pybamm
+
+        pv = self.parameter_values()
+        param = pybamm.LithiumIonParameters()
+        x0, _ = pybamm.lithium_ion.get_initial_stoichiometries(0.0, pv, param=param)
+        x1, _ = pybamm.lithium_ion.get_initial_stoichiometries(1.0, pv, param=param)
+        return float((x1 - x0) * pv.evaluate(param.n.Q_init))
+
     def check_temperature(self, temperature_K: float, field_name: str = "temperature_K") -> float:
         lo, hi = self.temperature_range_K
         return check_range(temperature_K, field_name, f"for cell {self.name}", lo, hi)

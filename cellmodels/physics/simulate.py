@@ -207,7 +207,7 @@ def simulate(
             f"({termination}); state reached: voltage {v_end:.4f} V. "
             "Lower the current or the duration, or start from another SOC."
         )
-    cap = cell.capacity_Ah
+    cap = cell.soc_capacity_Ah
     q = sol["Discharge capacity [A.h]"].entries
     names = set(pmodel.variables.keys())
     heat = {k: np.asarray(sol[v].entries) for k, v in HEAT_VARIABLES.items() if v in names}
