@@ -14,7 +14,9 @@ _os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 from . import data  # noqa: E402
 from .errors import (  # noqa: E402
     CellModelsError,
+    CutoffError,
     DataError,
+    FileFormatError,
     InputError,
     ParameterError,
     SolverError,
@@ -33,7 +35,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Cell",
     "CellModelsError",
+    "CutoffError",
     "DataError",
+    "FileFormatError",
     "InputError",
     "ParameterError",
     "Run",

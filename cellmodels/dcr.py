@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, SolverError, check_range
+from .errors import CutoffError, InputError, SolverError, check_range
 from .physics.cells import Cell, available_cells, load_cell
 from .physics.models import LOSS_VARIABLES, build_model
 
@@ -125,19 +125,20 @@ class PulseEngine:
         t_off = float(t_end_s) * 2 + 1.0 if t_off_s is None else float(t_off_s)
         inputs = {"Current [A]": float(current_A), "Temperature [K]": float(temperature_K),
                   "Pulse end [s]": t_off}
-        breaks = [0.0, t_end_s] if t_off >= t_end_s else [0.0, t_off, t_end_s]
-        t_interp = np.unique(np.clip(np.asarray(t_out_s, dtype=float), 0.0, t_end_s))
+        # Output times double as t_eval: PyBaMM splits the solve at the pulse end (a
+        # discontinuity it finds from the input) and cannot then take a t_interp.
+        t_eval = np.unique(np.concatenate([[0.0, float(t_end_s)], np.clip(
+            np.asarray(t_out_s, dtype=float), 0.0, t_end_s)]))
         what = (f"pulse of cell {self.cell.name} at SOC {soc}, {temperature_K} K, "
                 f"{current_A} A")
         try:
-            sol = self.sim.solve(breaks, t_interp=t_interp, inputs=inputs,
-                                 initial_soc=float(soc))
+            sol = self.sim.solve(t_eval, inputs=inputs, initial_soc=float(soc))
         except pybamm.SolverError as exc:
             raise SolverError(f"The {what} failed: {exc}") from exc
         if sol.termination != "final time":
             t = sol["Time [s]"].entries
             v = sol["Voltage [V]"].entries[-1]
-            raise SolverError(
+            raise CutoffError(
                 f"The {what} stopped at t = {t[-1]:.4g} s of {t_end_s:g} s "
                 f"({sol.termination}; voltage {v:.4f} V). Lower the current or start at "
                 "a higher SOC."

@@ -12,6 +12,7 @@ about the detail can catch the built-in type. The tree::
     ├── FileFormatError(ValueError)     an ECM or result file is corrupt, truncated, or
     │                                   of another schema version
     └── SolverError(RuntimeError)       a solve failed or stopped before the protocol ended
+        └── CutoffError                 ... because it reached a voltage (or other) cut-off
 
 Messages follow one format: they name the field, the allowed range and the value found,
 e.g. ``"The 'soc' argument of dcr_map must be in the range [0, 1]. Got 1.2 instead."``
@@ -85,3 +86,7 @@ def check_range(
         rb = "]" if closed[1] else ")"
         raise error(range_message(field, owner, f"in the range {lb}{low:g}, {high:g}{rb}", value))
     return x
+
+
+class CutoffError(SolverError):
+    """A run reached a voltage or other cut-off before its protocol was complete."""

@@ -99,6 +99,7 @@ EXTENSIONS: dict[str, str] = {
     "SEI reaction exchange current density [A.m-2]": "SEI reaction exchange current density",
     "Bulk solvent concentration [mol.m-3]": "EC concentration in bulk electrolyte",
     "SEI growth activation energy [J.mol-1]": "Arrhenius activation energy of SEI growth",
+    "Ratio of lithium moles to SEI moles": "Li atoms consumed per SEI molecule formed",
 }
 
 #: Package-wide plausible ranges [low, high] (SI) for every numeric BPX field, from the
@@ -163,6 +164,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "User-defined/SEI reaction exchange current density [A.m-2]": (1e-9, 1e-3),
     "User-defined/Bulk solvent concentration [mol.m-3]": (1000.0, 10000.0),
     "User-defined/SEI growth activation energy [J.mol-1]": (0.0, 100000.0),
+    "User-defined/Ratio of lithium moles to SEI moles": (1.0, 2.0),
 }
 
 _META_KEYS = {
@@ -304,10 +306,13 @@ def _apply_extensions(pv, user: dict) -> None:
     """
     rf = user.get("Interfacial film resistance [Ohm.m2]")
     if rf is not None:
+        # A set with a growing SEI gives its own initial thickness: keep it, and carry the
+        # film resistance at that thickness.
+        thickness = float(user.get("Initial SEI thickness [m]", FILM_THICKNESS_M))
         pv.update(
             {
-                "Initial SEI thickness [m]": FILM_THICKNESS_M,
-                "SEI resistivity [Ohm.m]": float(rf) / FILM_THICKNESS_M,
+                "Initial SEI thickness [m]": thickness,
+                "SEI resistivity [Ohm.m]": float(rf) / thickness,
                 # Never used by a constant film (no growth), but PyBaMM asks for it.
                 "SEI partial molar volume [m3.mol-1]": 9.585e-5,
             },

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError, SolverError, check_range, range_message
+from ..errors import CutoffError, InputError, SolverError, check_range, range_message
 from .cells import Cell
 from .models import HEAT_VARIABLES, LOSS_VARIABLES, build_model
 
@@ -202,7 +202,7 @@ def simulate(
     t = sol["Time [s]"].entries
     if termination != "final time" and not stop_at_cutoff:
         v_end = float(sol["Voltage [V]"].entries[-1])
-        raise SolverError(
+        raise CutoffError(
             f"Step '{step}' of cell {cell.name} stopped at t = {t[-1]:.6g} s of {t_end:.6g} s "
             f"({termination}); state reached: voltage {v_end:.4f} V. "
             "Lower the current or the duration, or start from another SOC."
