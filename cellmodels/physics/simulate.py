@@ -22,10 +22,12 @@ os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 
 __all__ = ["Run", "simulate", "piecewise_constant"]
 
-#: Half-width of the ramp that stands in for a step in a piecewise-constant input.
-#: The solver is restarted at every edge, so the ramp is resolved exactly; 1 us is far
-#: below the 1 ms shortest duration this package reports.
-EDGE_S = 1e-6
+#: Width of the ramp that stands in for a step in a piecewise-constant input. The ramp
+#: ends exactly at the edge time, so the input is right-continuous (``value[k]`` holds
+#: from ``time_s[k]`` on, as in the ECM simulators); the solver restarts at both ends of
+#: every ramp, so it is resolved exactly. 2 us is far below the 1 ms shortest duration
+#: this package reports.
+EDGE_S = 2e-6
 
 
 @dataclass
@@ -82,7 +84,7 @@ def piecewise_constant(time_s: Sequence[float], values: Sequence[float], name: s
     tt = [t[0]]
     vv = [v[0]]
     for k in edges:
-        tt += [t[k] - EDGE_S, t[k] + EDGE_S]
+        tt += [t[k] - EDGE_S, t[k]]
         vv += [v[k - 1], v[k]]
     tt.append(t[-1])
     vv.append(v[-1])
@@ -181,7 +183,7 @@ def simulate(
         t0, t_end = float(time_s[0]), float(time_s[-1])
         if t0 != 0.0:
             raise InputError(range_message("time_s[0]", "of a profile", "0", t0))
-        breaks = np.unique(np.concatenate([[0.0], edges - EDGE_S, edges + EDGE_S, [t_end]]))
+        breaks = np.unique(np.concatenate([[0.0], edges - EDGE_S, edges, [t_end]]))
         t_default = np.asarray(time_s, dtype=float)
 
     extra = dict(options or {})
@@ -199,33 +201,41 @@ def simulate(
             f"Step '{step}' of cell {cell.name}: the {model} solve failed ({exc})."
         ) from exc
     termination = str(sol.termination)
-    t = sol["Time [s]"].entries
+    t_sol = sol["Time [s]"].entries
     if termination != "final time" and not stop_at_cutoff:
         v_end = float(sol["Voltage [V]"].entries[-1])
         raise CutoffError(
-            f"Step '{step}' of cell {cell.name} stopped at t = {t[-1]:.6g} s of {t_end:.6g} s "
+            f"Step '{step}' of cell {cell.name} stopped at t = {t_sol[-1]:.6g} s of {t_end:.6g} s "
             f"({termination}); state reached: voltage {v_end:.4f} V. "
             "Lower the current or the duration, or start from another SOC."
         )
+    # Report exactly at the requested times (the raw solution also holds the restart
+    # points at every edge); a run that stopped at a cut-off ends at its last time.
+    t = t_interp[t_interp <= t_sol[-1]]
+    if termination != "final time" and (t.size == 0 or t[-1] < t_sol[-1]):
+        t = np.append(t, t_sol[-1])
+
+    def at(name: str) -> np.ndarray:
+        return np.asarray(sol[name](t=t), dtype=float).reshape(-1)
+
     cap = cell.soc_capacity_Ah
-    q = sol["Discharge capacity [A.h]"].entries
     names = set(pmodel.variables.keys())
-    heat = {k: np.asarray(sol[v].entries) for k, v in HEAT_VARIABLES.items() if v in names}
+    heat = {k: at(v) for k, v in HEAT_VARIABLES.items() if v in names}
     if "contact_W" in heat:
         # PyBaMM's "Total heating" leaves out the lumped contact heating, which its lumped
         # thermal model adds separately; the cell's total includes it.
         heat["total_W"] = heat["total_W"] + heat["contact_W"]
-    losses = {k: np.asarray(sol[v].entries) for k, v in LOSS_VARIABLES.items() if v in names}
+    losses = {k: at(v) for k, v in LOSS_VARIABLES.items() if v in names}
     return Run(
         cell=cell.name,
         model=model,
         step=step,
-        time_s=np.asarray(t),
-        current_A=np.asarray(sol["Current [A]"].entries),
-        voltage_V=np.asarray(sol["Voltage [V]"].entries),
-        soc=initial_soc - np.asarray(q) / cap,
-        temperature_K=np.asarray(sol["Volume-averaged cell temperature [K]"].entries),
-        ocv_V=np.asarray(sol["Battery open-circuit voltage [V]"].entries),
+        time_s=t,
+        current_A=at("Current [A]"),
+        voltage_V=at("Voltage [V]"),
+        soc=initial_soc - at("Discharge capacity [A.h]") / cap,
+        temperature_K=at("Volume-averaged cell temperature [K]"),
+        ocv_V=at("Battery open-circuit voltage [V]"),
         heat_W=heat,
         losses_V=losses,
         termination=termination,
