@@ -11,6 +11,7 @@ about the detail can catch the built-in type. The tree::
     │                                   does not match its registered sha256
     ├── FileFormatError(ValueError)     an ECM or result file is corrupt, truncated, or
     │                                   of another schema version
+    ├── FMUBuildError(RuntimeError)     an FMU could not be built (no C compiler, or it failed)
     └── SolverError(RuntimeError)       a solve failed or stopped before the protocol ended
         └── CutoffError                 ... because it reached a voltage (or other) cut-off
 
@@ -90,3 +91,7 @@ def check_range(
 
 class CutoffError(SolverError):
     """A run reached a voltage or other cut-off before its protocol was complete."""
+
+
+class FMUBuildError(CellModelsError, RuntimeError):
+    """The FMU could not be built: no C compiler, or the compiler failed."""

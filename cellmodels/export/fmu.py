@@ -49,7 +49,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from ..errors import CellModelsError, InputError, check_range, suggest
+from ..errors import FMUBuildError, InputError, check_range, suggest
 from ..reduction.ecm import ECM
 
 __all__ = ["FMUBuildError", "export_fmu"]
@@ -67,10 +67,6 @@ _INSTALL_HINT = (
     "`xcode-select --install`), or name one with the CC environment variable or the 'cc' "
     "argument."
 )
-
-
-class FMUBuildError(CellModelsError, RuntimeError):
-    """The FMU could not be built: no C compiler, or the compiler failed."""
 
 
 # ----------------------------------------------------------------------------- helpers
