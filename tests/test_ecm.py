@@ -147,3 +147,13 @@ def test_bad_profile_is_refused():
     with pytest.raises(InputError, match="must increase. Got 1.0 then 1.0 at sample 1"):
         simulate_ecm(make_ecm(), [0.0, 1.0, 1.0], current_A=[1.0, 1.0, 1.0],
                      initial_soc=0.5, temperature_K=298.15)
+
+
+def test_misspelt_validity_key_is_refused():
+    with pytest.raises(ParameterError, match="Unknown key 'soc_mni'.*Did you mean 'soc_min'"):
+        make_ecm(validity={"soc_mni": 0.1})
+
+
+def test_non_numeric_limit_is_refused():
+    with pytest.raises(ParameterError, match="'limits' entry 'voltage_min_V' must be a number"):
+        make_ecm(limits={"voltage_min_V": "2.5"})

@@ -22,11 +22,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, suggest
 
 __all__ = ["ECM", "bilinear", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
+_LIMIT_KEYS = ("voltage_min_V", "voltage_max_V", "current_max_discharge_A",
+               "current_max_charge_A", "temperature_min_K", "temperature_max_K")
+_VALIDITY_KEYS = ("soc_min", "soc_max", "temperature_min_K", "temperature_max_K",
+                  "current_max_A")
 
 
 def _arr(x, name: str, shape: tuple | None = None) -> np.ndarray:
@@ -134,6 +138,15 @@ class ECM:
                                  f"[0, inf). Got {self.heat_transfer_W_per_K!r} instead.")
         for label in ("limits", "validity", "error", "provenance"):
             set_(self, label, dict(getattr(self, label)))
+        for label, allowed in (("limits", _LIMIT_KEYS), ("validity", _VALIDITY_KEYS)):
+            for key, value in getattr(self, label).items():
+                if key not in allowed:
+                    raise ParameterError(f"Unknown key {key!r} in the ECM's '{label}'."
+                                         + suggest(key, allowed))
+                if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                        np.isfinite(value) or value == np.inf):
+                    raise ParameterError(f"The ECM's '{label}' entry {key!r} must be a number. "
+                                         f"Got {value!r} instead.")
 
     @property
     def n_rc(self) -> int:
