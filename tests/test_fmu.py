@@ -106,10 +106,8 @@ def outputs_at(ecm, z, temp, v_rc, u, power):
         i = (e - np.sqrt(e * e - 4.0 * r0 * u)) / (2.0 * r0)
     else:
         i = u
-    r, _tau = ecm.rc(z, temp)
-    v = ecm.ocv(z, temp) - r0 * i - v_rc.sum()
-    q = r0 * i**2 + np.sum(v_rc**2 / r) - i * temp * ecm.docv_dT(z)
-    return i, v, q
+    v, q_irr, q_rev = ecm.terminal(z, temp, v_rc, i)
+    return i, v, q_irr + q_rev
 
 
 def left_limits(ecm, run, u, power):

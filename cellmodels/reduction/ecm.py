@@ -6,7 +6,7 @@ An :class:`ECM` is frozen and checks itself when built. Its equations (discharge
     dz/dt    = -I / (3600 Q)
     dv_k/dt  = (R_k(z, T) I - v_k) / tau_k(z, T)                 k = 1..n
     V        = U(z) + (T - T_ref) dU/dT(z) - R0(z, T) I - sum_k v_k
-    q_irr    = R0 I^2 + sum_k v_k^2 / R_k                           (ohmic + polarisation)
+    q_irr    = I (U - V) = R0 I^2 + I sum_k v_k                     (ohmic + polarisation)
     q_rev    = -I T dU/dT(z)                                        (entropic, Bernardi)
     C_th dT/dt = q_irr + q_rev - hA (T - T_amb)
 
@@ -174,6 +174,19 @@ class ECM:
         tau = np.array([bilinear(self.soc, self.temperature_K, self.rc_tau_s[k], soc,
                                  temperature_K) for k in range(self.n_rc)])
         return r, tau
+
+    def terminal(self, soc: float, temperature_K: float, rc_V, current_A: float
+                 ) -> tuple[float, float, float]:
+        """Voltage [V], irreversible and reversible heat [W] at a state and current.
+
+        The one definition of the output equations, shared by the simulators and tests.
+        """
+        r0 = self.r0(soc, temperature_K)
+        v_rc = float(np.sum(rc_V))
+        voltage = self.ocv(soc, temperature_K) - r0 * current_A - v_rc
+        q_irr = r0 * current_A**2 + current_A * v_rc
+        q_rev = -current_A * temperature_K * self.docv_dT(soc)
+        return float(voltage), float(q_irr), float(q_rev)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ECM):

@@ -146,15 +146,9 @@ def simulate_ecm(
     for k in range(n):
         value = u[k]
         i_now = current_for(value, z, temp, v_rc)
-        r0 = ecm.r0(z, temp)
-        r_rc, tau = ecm.rc(z, temp)
-        out_v[k] = ecm.ocv(z, temp) - r0 * i_now - v_rc.sum()
+        out_v[k], out_qirr[k], out_qrev[k] = ecm.terminal(z, temp, v_rc, i_now)
         out_i[k], out_z[k], out_T[k] = i_now, z, temp
         out_rc[k] = v_rc
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q_pol = np.sum(np.where(r_rc > 0, v_rc**2 / r_rc, 0.0))
-        out_qirr[k] = r0 * i_now**2 + q_pol
-        out_qrev[k] = -i_now * temp * ecm.docv_dT(z)
         guard.check("soc", z)
         guard.check("temperature_K", temp)
         guard.check("current_A", i_now)
@@ -168,12 +162,11 @@ def simulate_ecm(
             r0 = ecm.r0(z, temp)
             r_rc, tau = ecm.rc(z, temp)
             decay = np.exp(-h / tau)
-            # heat over the sub-step: RC dissipation averaged exactly over the exponential
+            # heat over the sub-step: I times the RC voltages, averaged exactly over the
+            # exponential (Bernardi: I (U - V), so no energy is lost or made when the
+            # tables change with SOC and temperature under a charged capacitor)
             v_inf = r_rc * i_now
-            with np.errstate(divide="ignore", invalid="ignore"):
-                mean_v2 = v_inf**2 + 2 * v_inf * (v_rc - v_inf) * tau / h * (1 - decay) + (
-                    v_rc - v_inf) ** 2 * tau / (2 * h) * (1 - decay**2)
-                q_pol = np.sum(np.where(r_rc > 0, mean_v2 / r_rc, 0.0))
+            q_pol = i_now * np.sum(v_inf + (v_rc - v_inf) * tau / h * (1 - decay))
             q = r0 * i_now**2 + q_pol - i_now * temp * ecm.docv_dT(z)
             v_rc = v_inf + (v_rc - v_inf) * decay
             z -= i_now * h / q_as

@@ -12,7 +12,7 @@
      into m = max(1, ceil(h / max_step_s - 1e-12)) equal sub-steps;
    - per sub-step, with R0, R_k, tau_k and dU/dT frozen at its start: exact exponential
      update of the RC voltages, exact coulomb counting, exact update of the linear lumped
-     thermal model with the heat (RC dissipation averaged exactly over the exponential)
+     thermal model with the heat (I times the RC voltages, averaged exactly over the exponential)
      frozen;
    - in power mode the current is I = (E - sqrt(E^2 - 4 R0 P)) / (2 R0), E = OCV - sum v_k,
      at the start of each sub-step and at every output.
@@ -226,9 +226,8 @@ static int advance(const Instance *c, State *s, double span) {
             double decay = exp(-h / tau[k]);
             double v_inf = r[k] * i_now;
             double dv = s->v_rc[k] - v_inf;
-            double mean_v2 = v_inf * v_inf + 2 * v_inf * dv * tau[k] / h * (1 - decay)
-                           + dv * dv * tau[k] / (2 * h) * (1 - decay * decay);
-            q_pol += r[k] > 0 ? mean_v2 / r[k] : 0.0;
+            /* I times the RC voltage, averaged exactly over the exponential */
+            q_pol += i_now * (v_inf + dv * tau[k] / h * (1 - decay));
             s->v_rc[k] = v_inf + dv * decay;
         }
         q = r0 * (i_now * i_now) + q_pol - i_now * s->temp * docv_dt(s->z);
@@ -252,8 +251,9 @@ static int outputs_of(const Instance *c, const State *s, Outputs *o) {
     if (current_of(c, s, s->time, &i_now) != 0) return -1;
     r0 = r0_of(s->z, s->temp);
     rc_of(s->z, s->temp, r, tau);
+    (void)r; (void)tau;
     for (k = 0; k < ECM_NRC; k++)
-        q_pol += r[k] > 0 ? s->v_rc[k] * s->v_rc[k] / r[k] : 0.0;
+        q_pol += i_now * s->v_rc[k];
     q_irr = r0 * (i_now * i_now) + q_pol;
     q_rev = -i_now * s->temp * docv_dt(s->z);
     o->current = i_now;
