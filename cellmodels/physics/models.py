@@ -76,7 +76,6 @@ def model_options(
     if cell.electrolyte_kind == "lean":
         options["SEI"] = "solvent-diffusion limited"
         options["SEI film resistance"] = "distributed"
-        options["interface utilisation"] = "constant"  # replaced by the dry-out submodel
     options.update(extra or {})
     return options
 
