@@ -3,5 +3,13 @@
 and JSON for inspection."""
 
 from .fmu import export_fmu
+from .json_export import ecm_from_json, export_json
+from .pybamm_ecm import pybamm_model, to_pybamm_parameter_values
 
-__all__ = ["export_fmu"]
+__all__ = [
+    "ecm_from_json",
+    "export_fmu",
+    "export_json",
+    "pybamm_model",
+    "to_pybamm_parameter_values",
+]

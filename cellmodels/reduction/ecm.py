@@ -129,11 +129,14 @@ class ECM:
                 "The ECM table 'ocv_V' must increase with SOC (a non-monotonic OCV makes "
                 f"SOC from voltage ambiguous). It falls from {self.ocv_V[k]:.6f} V at SOC "
                 f"{soc[k]:g} to {self.ocv_V[k + 1]:.6f} V at SOC {soc[k + 1]:g}.")
+        if not (np.isfinite(self.reference_temperature_K) and self.reference_temperature_K > 0):
+            raise ParameterError("The ECM field 'reference_temperature_K' must be in the range "
+                                 f"(0, inf). Got {self.reference_temperature_K!r} instead.")
         for label in ("thermal_mass_J_per_K",):
-            if not getattr(self, label) > 0:
+            if not (np.isfinite(getattr(self, label)) and getattr(self, label) > 0):
                 raise ParameterError(f"The ECM field '{label}' must be in the range (0, inf). "
                                      f"Got {getattr(self, label)!r} instead.")
-        if not self.heat_transfer_W_per_K >= 0:
+        if not (np.isfinite(self.heat_transfer_W_per_K) and self.heat_transfer_W_per_K >= 0):
             raise ParameterError("The ECM field 'heat_transfer_W_per_K' must be in the range "
                                  f"[0, inf). Got {self.heat_transfer_W_per_K!r} instead.")
         for label in ("limits", "validity", "error", "provenance"):
