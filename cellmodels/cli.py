@@ -29,6 +29,50 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reduce(args: argparse.Namespace) -> int:
+    from .reduction import save_ecm
+    from .reduction.identify import ECMIdentifier
+
+    kwargs = {"n_rc": args.n_rc, "model": args.model}
+    if args.temperatures:
+        kwargs["temperature_K"] = [t + 273.15 for t in args.temperatures]
+    ident = ECMIdentifier(**kwargs).fit(args.cell, progress=True)
+    path = save_ecm(ident.ecm_, args.out)
+    e = ident.ecm_
+    print(f"Wrote {path}: {e.name}, {e.capacity_Ah:.4g} Ah, {e.n_rc} RC, SOC "
+          f"{e.validity['soc_min']:g}-{e.validity['soc_max']:g}, "
+          f"{e.validity['temperature_min_K'] - 273.15:g}-"
+          f"{e.validity['temperature_max_K'] - 273.15:g} degC; identification RMSE "
+          f"mean {e.error['identification_rmse_V_mean'] * 1e3:.2f} mV, max "
+          f"{e.error['identification_rmse_V_max'] * 1e3:.2f} mV ({ident.seconds_:.1f} s).")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .reduction import load_ecm
+
+    ecm = load_ecm(args.ecm)
+    if args.to == "fmu":
+        from .export import export_fmu
+
+        path = export_fmu(ecm, args.out, input_mode=args.input_mode)
+    elif args.to == "json":
+        from .export import export_json
+
+        path = export_json(ecm, args.out)
+    else:
+        from .export import to_pybamm_parameter_values
+
+        pv = to_pybamm_parameter_values(ecm)
+        pv.to_json(str(args.out))
+        path = args.out
+        print("Load it with pybamm.ParameterValues.from_json and run "
+              "pybamm.equivalent_circuit.Thevenin (cellmodels.export.pybamm_model adds the "
+              "OCV temperature term exactly).")
+    print(f"Wrote {path}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import run_validation
 
@@ -54,6 +98,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job: cells, DCR and what limits it")
     p.add_argument("-o", "--out", default="out", help="folder for figures and tables")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("reduce", help="identify an ECM from a cell's physics model")
+    p.add_argument("cell", help="parameter-set name or path to a JSON file")
+    p.add_argument("-o", "--out", required=True, help="ECM file to write (.ecm.h5)")
+    p.add_argument("--n-rc", type=int, default=2, help="number of RC pairs (default 2)")
+    p.add_argument("--model", default="DFN", choices=["DFN", "SPMe", "SPM"])
+    p.add_argument("--temperatures", type=float, nargs="*", default=None,
+                   help="identification temperatures [degC] (default: 4 across the range)")
+    p.set_defaults(func=_cmd_reduce)
+
+    p = sub.add_parser("export", help="export an ECM file to FMU, PyBaMM or JSON")
+    p.add_argument("ecm", help="ECM file (.ecm.h5)")
+    p.add_argument("--to", required=True, choices=["fmu", "pybamm", "json"])
+    p.add_argument("-o", "--out", required=True, help="file to write")
+    p.add_argument("--input-mode", default="current", choices=["current", "power"],
+                   help="FMU input: current_A or power_W")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("validate", help="run validation cases, write validation/REPORT.md")
     p.add_argument("--dir", default="validation", help="the repository's validation folder")

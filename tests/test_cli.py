@@ -28,3 +28,25 @@ def test_validate_unknown_case_is_an_error(capsys):
 
     assert main(["validate", "--dir", str(ROOT / "validation"), "--only", "nope"]) == 2
     assert "unknown case(s) ['nope']" in capsys.readouterr().err
+
+
+def test_export_round_trip_through_the_cli(tmp_path, capsys):
+    import pybamm
+
+    from cellmodels.reduction import load_ecm, save_ecm
+
+    from .test_ecm import make_ecm
+
+    ecm_path = save_ecm(make_ecm(), tmp_path / "cell.ecm.h5")
+    assert main(["export", str(ecm_path), "--to", "json", "-o", str(tmp_path / "c.json")]) == 0
+    assert main(["export", str(ecm_path), "--to", "pybamm", "-o", str(tmp_path / "p.json")]) == 0
+    pv = pybamm.ParameterValues.from_json(str(tmp_path / "p.json"))
+    assert pv["Cell capacity [A.h]"] == load_ecm(ecm_path).capacity_Ah
+    assert main(["export", str(ecm_path), "--to", "fmu", "-o", str(tmp_path / "c.fmu")]) == 0
+    assert (tmp_path / "c.fmu").stat().st_size > 1000
+
+
+def test_export_of_a_missing_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "nope.h5"), "--to", "json", "-o",
+                 str(tmp_path / "x.json")]) == 2
+    assert "No ECM file at" in capsys.readouterr().err
