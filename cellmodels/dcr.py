@@ -173,8 +173,6 @@ class PulseEngine:
         durations_s: Sequence[float] = DURATIONS_S,
     ) -> dict[str, np.ndarray]:
         """DCR [Ohm] and its components at each duration for one discharge pulse."""
-        import pybamm
-
         check_range(soc, "soc", "of a DCR pulse", 0.0, 1.0)
         self.cell.check_temperature(temperature_K)
         check_range(current_A, "current_A", "of a DCR pulse", 0.0, float("inf"),

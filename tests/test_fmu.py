@@ -114,7 +114,7 @@ def left_limits(ecm, run, u, power):
     """simulate_ecm's outputs with the input of the previous interval (fmpy's sampling)."""
     u_left = np.concatenate([[u[0]], u[:-1]])
     out = np.array([outputs_at(ecm, z, temp, v, ul, power) for z, temp, v, ul in
-                    zip(run.soc, run.temperature_K, run.rc_V, u_left)])
+                    zip(run.soc, run.temperature_K, run.rc_V, u_left, strict=True)])
     return out[:, 0], out[:, 1], out[:, 2]
 
 

@@ -78,7 +78,7 @@ def left_voltage(ecm, run, u, power):
 
     u_left = np.concatenate([[u[0]], u[:-1]])
     out = []
-    for z, temp, v, ul in zip(run.soc, run.temperature_K, run.rc_V, u_left):
+    for z, temp, v, ul in zip(run.soc, run.temperature_K, run.rc_V, u_left, strict=True):
         r0 = ecm.r0(z, temp)
         e = ecm.ocv(z, temp) - v.sum()
         i = (e - np.sqrt(e * e - 4.0 * r0 * ul)) / (2.0 * r0) if power else ul
