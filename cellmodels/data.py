@@ -73,9 +73,9 @@ _FILES = (
     DataFile("samsung_inr21700_30t_pybop/sample_drive_cycle.xlsx", "pybop-team/PyBOP", "e8165e0438189ac91e09ffe2022b45ea63a43a18", "examples/data/Samsung_INR21700/sample_drive_cycle.xlsx", "e4f7ee92202983988658a146a0997f1c68cafd271551b0d4e55bb01066230074", "BSD-3-Clause"),
     DataFile("samsung_inr21700_30t_pybop/sample_hppc_pulse.xlsx", "pybop-team/PyBOP", "e8165e0438189ac91e09ffe2022b45ea63a43a18", "examples/data/Samsung_INR21700/sample_hppc_pulse.xlsx", "83033e2f70d39d9116478681457a2dbc4062961c9ea8249542c15bfaf849a320", "BSD-3-Clause"),
     DataFile("severson2019_a123_lfp_cyclelife/severson_et_al_SI_table9.csv", "petermattia/revisit-severson-et-al", "3a77c7d513126e921896315038d0f8f2645e440d", "severson_et_al_SI_table9.csv", "34be34f86521c12daf0bbb962dca0bd3bd65089b7bc8bcea85f84480e6fd3cb3", "MIT"),
-    DataFile("severson2019_a123_lfp_cyclelife/test1_cycle_lives.csv", "petermattia/revisit-severson-et-al", "3a77c7d513126e921896315038d0f8f2645e440d", "test1_cycle_lives.csv", "1feba3b51ec018f2a4fef6f7434501916c33a1125da8fea02fb1877d095245fa", "MIT"),
-    DataFile("severson2019_a123_lfp_cyclelife/test2_cycle_lives.csv", "petermattia/revisit-severson-et-al", "3a77c7d513126e921896315038d0f8f2645e440d", "test2_cycle_lives.csv", "3c07d2231ae37fc3168148d769d7b8800b6e56bc606e50423d025b55a6973f26", "MIT"),
-    DataFile("severson2019_a123_lfp_cyclelife/train_cycle_lives.csv", "petermattia/revisit-severson-et-al", "3a77c7d513126e921896315038d0f8f2645e440d", "train_cycle_lives.csv", "cf0817b5d2880220d13d263090f284d2b36ea00b10789a51ab47e31ae3ddd179", "MIT"),)
+    DataFile("severson2019_a123_lfp_cyclelife/test1_cycle_lives.csv", "petermattia/revisit-severson-et-al", "3a77c7d513126e921896315038d0f8f2645e440d", "data/cycle_lives/test1_cycle_lives.csv", "1feba3b51ec018f2a4fef6f7434501916c33a1125da8fea02fb1877d095245fa", "MIT"),
+    DataFile("severson2019_a123_lfp_cyclelife/test2_cycle_lives.csv", "petermattia/revisit-severson-et-al", "3a77c7d513126e921896315038d0f8f2645e440d", "data/cycle_lives/test2_cycle_lives.csv", "3c07d2231ae37fc3168148d769d7b8800b6e56bc606e50423d025b55a6973f26", "MIT"),
+    DataFile("severson2019_a123_lfp_cyclelife/train_cycle_lives.csv", "petermattia/revisit-severson-et-al", "3a77c7d513126e921896315038d0f8f2645e440d", "data/cycle_lives/train_cycle_lives.csv", "cf0817b5d2880220d13d263090f284d2b36ea00b10789a51ab47e31ae3ddd179", "MIT"),)
 
 REGISTRY: dict[str, DataFile] = {f.name: f for f in _FILES}
 
