@@ -30,9 +30,15 @@ from .physics import (  # noqa: E402
     simulate,
 )
 
+from .dcr import dcr_map, pulse_dcr  # noqa: E402
+from .reduction import ECM, load_ecm, save_ecm, simulate_ecm  # noqa: E402
+from .reduction.identify import ECMIdentifier, reduce_cell  # noqa: E402
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "ECM",
+    "ECMIdentifier",
     "Cell",
     "CellModelsError",
     "CutoffError",
@@ -45,6 +51,12 @@ __all__ = [
     "available_cells",
     "build_model",
     "data",
+    "dcr_map",
     "load_cell",
+    "load_ecm",
+    "pulse_dcr",
+    "reduce_cell",
+    "save_ecm",
     "simulate",
+    "simulate_ecm",
 ]
