@@ -78,3 +78,13 @@ def test_own_set_loads_and_runs(tmp_path):
     cell = cm.load_cell(_own_set(tmp_path, lambda doc: None))
     run = cm.simulate(cell, initial_soc=0.5, temperature_K=298.15, current_A=2.0, duration_s=5.0)
     assert run.voltage_V[-1] < run.ocv_V[0]
+
+
+def test_state_block_is_range_checked(tmp_path):
+    def mutate(doc):
+        doc["State"]["Initial conditions"]["Initial electrolyte concentration [mol.m-3]"] = 1e6
+
+    with pytest.raises(ParameterError, match=r"'State/Initial conditions/Initial electrolyte "
+                                             r"concentration \[mol.m-3\]' must be in the plausible"
+                                             r" range \[100, 4000\]. Got 1000000.0"):
+        cm.load_cell(_own_set(tmp_path, mutate))
