@@ -1,6 +1,7 @@
 """Reduction: the ECM object and file, its reference simulator, and identification."""
 
 from .ecm import ECM, SCHEMA_VERSION
+from .impedance import ecm_impedance, physics_impedance
 from .io import load_ecm, save_ecm
 from .simulate import ECMRun, ValidityWarning, simulate_ecm
 
@@ -9,7 +10,9 @@ __all__ = [
     "ECMRun",
     "SCHEMA_VERSION",
     "ValidityWarning",
+    "ecm_impedance",
     "load_ecm",
+    "physics_impedance",
     "save_ecm",
     "simulate_ecm",
 ]
