@@ -73,6 +73,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dutycycle(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .dutycycles import make_profile, plot_profile, save_profile
+
+    profile = make_profile(args.config)
+    out = Path(args.out)
+    path = save_profile(profile, out)
+    png = plot_profile(profile, out.with_suffix(".png"))
+    total = (f"{profile.energy_Wh / 1e3:.6g} kWh" if profile.quantity == "power_W"
+             else f"{profile.charge_Ah:.6g} Ah")
+    print(f"Wrote {path}: {profile.name}, {profile.duration_s:g} s in {profile.n_segments} "
+          f"steps, {profile.values.min():.6g} to {profile.values.max():.6g} {profile.unit}, "
+          f"{total}; figure {png}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import run_validation
 
@@ -115,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-mode", default="current", choices=["current", "power"],
                    help="FMU input: current_A or power_W")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("dutycycle", help="generate or import a load profile: HDF5 and a PNG")
+    p.add_argument("config", help='TOML file: generator settings, or generator = "trace"')
+    p.add_argument("-o", "--out", required=True, help="profile file to write (.h5); PNG beside it")
+    p.set_defaults(func=_cmd_dutycycle)
 
     p = sub.add_parser("validate", help="run validation cases, write validation/REPORT.md")
     p.add_argument("--dir", default="validation", help="the repository's validation folder")

@@ -50,3 +50,21 @@ def test_export_of_a_missing_file_is_a_clear_error(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nope.h5"), "--to", "json", "-o",
                  str(tmp_path / "x.json")]) == 2
     assert "No ECM file at" in capsys.readouterr().err
+
+
+def test_dutycycle_from_toml(tmp_path, capsys):
+    from cellmodels.dutycycles import load_profile
+
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('generator = "synchronized_training"\nrack_peak_W = 132000.0\n'
+                   "n_racks = 2\nduration_s = 60.0\ndt_s = 0.01\n")
+    assert main(["dutycycle", str(cfg), "-o", str(tmp_path / "p.h5")]) == 0
+    profile = load_profile(tmp_path / "p.h5")
+    assert profile.duration_s == 60.0 and (tmp_path / "p.png").stat().st_size > 10_000
+
+
+def test_dutycycle_unknown_key_suggests(tmp_path, capsys):
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('generator = "synchronized_training"\nrack_peak_w = 1.0\n')
+    assert main(["dutycycle", str(cfg), "-o", str(tmp_path / "p.h5")]) == 2
+    assert "rack_peak_W" in capsys.readouterr().err
