@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._atomic import atomic_path
 from .errors import DataError, suggest
 
 __all__ = ["DataFile", "REGISTRY", "data_dir", "path", "verify"]
@@ -141,17 +141,14 @@ def path(name: str, *, download: bool | None = None) -> Path:
             f"The data file '{name}' is not in {where}. Point CELLMODELS_DATA_DIR at a folder "
             f"holding it, or unset it to download from {entry.repository}@{entry.commit}."
         )
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    # Download to a temporary file in the same folder, check, then rename: atomic.
-    fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".part-")
+    # Download to a temporary file beside the target, check, then rename: atomic.
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=60) as resp:
-            out.write(resp.read())
-        verify(entry, Path(tmp))
-        os.replace(tmp, cached)
+        with atomic_path(cached) as tmp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(entry.url, timeout=60) as resp:
+                out.write(resp.read())
+            verify(entry, Path(tmp))
+    except DataError:
+        raise
     except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, DataError):
-            raise
         raise DataError(f"Could not download '{name}' from {entry.url}: {exc}") from exc
     return cached

@@ -24,7 +24,6 @@ other                     what PyBaMM's x-averaged terms leave over (DFN only)
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_path
 from .errors import CutoffError, InputError, SolverError, check_range
 from .physics.cells import Cell, available_cells, load_cell
 from .physics.models import LOSS_VARIABLES, build_model
@@ -320,11 +320,9 @@ class DCRMap:
         ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         ax2.grid(alpha=0.3, axis="y")
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp.png")
-        fig.savefig(tmp, dpi=110)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
         plt.close(fig)
-        os.replace(tmp, path)
         return path
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+
+from ._atomic import write_text
 from pathlib import Path
 
 
@@ -92,15 +92,7 @@ def write_report(results: list[CaseResult], path: Path, seconds: dict[str, float
             lines += [f"![{r.name}]({r.figure})", ""]
         if r.notes:
             lines += [r.notes, ""]
-    _atomic_write(path, "\n".join(lines) + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    write_text(path, "\n".join(lines) + "\n")
 
 
 def run_validation(directory: str | Path = "validation", only=None, fast: bool = False) -> int:
@@ -136,6 +128,6 @@ def run_validation(directory: str | Path = "validation", only=None, fast: bool =
               f"{seconds[case.name]:.1f} s)", flush=True)
         results.append(res)
     write_report(results, directory / "REPORT.md", seconds)
-    _atomic_write(directory / "results.json",
+    write_text(directory / "results.json",
                   json.dumps([asdict(r) for r in results], indent=1, default=str))
     return 0 if all(r.passed for r in results) else 1

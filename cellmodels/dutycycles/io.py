@@ -26,14 +26,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_path
 from ..errors import FileFormatError, InputError, range_message, suggest
 from .profile import Profile
 
@@ -58,17 +57,6 @@ _AMBIGUOUS = {"mw": "'mW' (milliwatt) or 'MW' (megawatt)"}
 _UNIT_IN_NAME = re.compile(r"(?:^|[_\s\[(/])\[?\(?([A-Za-zµ]+)[\])]?\s*$")
 
 
-def _atomic_target(path: Path) -> str:
-    """A temporary file beside ``path`` with the permissions a plain open() would give."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return tmp
-
-
 def _owner(func: str) -> str:
     return f"argument of {func}"
 
@@ -90,8 +78,7 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
         raise InputError(range_message("profile", _owner("save_profile"), "a Profile",
                                        type(profile).__name__))
     path = Path(path)
-    tmp = _atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["schema_version"] = SCHEMA_VERSION
@@ -106,10 +93,6 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
                 ds.attrs["unit"] = unit
             meta = f.create_group("meta")
             meta.attrs["metadata"] = json.dumps(profile.metadata, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -485,11 +468,6 @@ def plot_profile(profile: Profile, path: str | Path, *, zoom_s: tuple[float, flo
     ax2.set_title(f"Zoom {a:.6g}-{b:.6g} s", fontsize=9)
     for ax in (ax1, ax2):
         ax.grid(True, lw=0.3)
-    tmp = _atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

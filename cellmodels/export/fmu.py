@@ -49,6 +49,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from .._atomic import atomic_path
 from ..errors import FMUBuildError, InputError, check_range, suggest
 from ..reduction.ecm import ECM
 
@@ -418,22 +419,14 @@ def _compile(compiler: list[str], source_dir: Path, output: str, suffix: str) ->
 
 def _write_zip(path: Path, files: dict[str, tuple[bytes, int]]) -> None:
     """Write ``files`` (name -> (bytes, unix mode)) as a zip, atomically and reproducibly."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w") as zf:
-            for name in sorted(files):
-                data, mode = files[name]
-                info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.create_system = 3
-                info.external_attr = (0o100000 | mode) << 16
-                zf.writestr(info, data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as zf:
+        for name in sorted(files):
+            data, mode = files[name]
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = (0o100000 | mode) << 16
+            zf.writestr(info, data)
 
 
 # ----------------------------------------------------------------------------- API

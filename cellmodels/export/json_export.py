@@ -41,12 +41,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_text
 from ..errors import FileFormatError, InputError, ParameterError, suggest
 from ..reduction.ecm import ECM, SCHEMA_VERSION
 
@@ -166,18 +165,7 @@ def export_json(ecm: ECM, path: str | Path) -> Path:
     if not isinstance(ecm, ECM):
         raise InputError(f"export_json writes an ECM. Got a {type(ecm).__name__} instead.")
     text = _format(ecm_to_document(ecm)) + "\n"
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = write_text(path, text)
     return path
 
 

@@ -22,12 +22,11 @@ file of another schema version, or a corrupt or truncated one, raises
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_path
 from ..errors import FileFormatError, ParameterError
 from .ecm import ECM, SCHEMA_VERSION
 
@@ -53,26 +52,18 @@ def save_ecm(ecm: ECM, path: str | Path) -> Path:
     import h5py
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["schema_version"] = SCHEMA_VERSION
-            f.attrs["name"] = ecm.name
-            for key in _SCALARS:
-                f.attrs[key] = float(getattr(ecm, key))
-            for key, unit in _ARRAYS.items():
-                ds = f.create_dataset(key, data=np.asarray(getattr(ecm, key), dtype="<f8"))
-                ds.attrs["unit"] = unit
-            meta = f.create_group("meta")
-            for key in _DICTS:
-                meta.attrs[key] = json.dumps(getattr(ecm, key), sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["name"] = ecm.name
+        for key in _SCALARS:
+            f.attrs[key] = float(getattr(ecm, key))
+        for key, unit in _ARRAYS.items():
+            ds = f.create_dataset(key, data=np.asarray(getattr(ecm, key), dtype="<f8"))
+            ds.attrs["unit"] = unit
+        meta = f.create_group("meta")
+        for key in _DICTS:
+            meta.attrs[key] = json.dumps(getattr(ecm, key), sort_keys=True)
     return path
 
 
