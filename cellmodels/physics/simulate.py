@@ -32,7 +32,11 @@ EDGE_S = 2e-6
 
 @dataclass
 class Run:
-    """Result of one physics run; arrays are over ``time_s``."""
+    """Result of one physics run; arrays are over ``time_s``.
+
+    Only complete runs are returned: a solve that fails or stops early raises, unless
+    the caller asked to stop at a cut-off (then ``stopped_at_cutoff`` is True).
+    """
 
     cell: str
     model: str
@@ -47,10 +51,6 @@ class Run:
     losses_V: dict[str, np.ndarray] = field(default_factory=dict)
     termination: str = "final time"
     solution: object = field(default=None, repr=False)
-
-    @property
-    def success(self) -> bool:
-        return True  # a run that did not complete raises instead of being returned
 
     @property
     def stopped_at_cutoff(self) -> bool:
