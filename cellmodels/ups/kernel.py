@@ -1,0 +1,1312 @@
+"""The compiled kernel: a string of N_s x N_p cells of one ECM on a regular time grid.
+
+One step of length ``h`` (the grid's ``dt_s``; the load and the grid schedule hold their
+value over the step, zero-order hold, so every edge is a step boundary and none is
+smeared or skipped) does, per cell, what :func:`cellmodels.reduction.simulate_ecm` does
+(its equations are in :mod:`cellmodels.reduction.ecm`):
+
+- tables at the state of the step's start (SOC ``z``, temperature ``T``): OCV
+  ``U(z) + (T - T_ref) dU/dT(z)`` (linear in SOC), ``R0``, ``R_k``, ``tau_k`` (bilinear
+  in SOC x T, clamped at the grid's edges). Non-uniform grids are located in O(1) through
+  a bucket table built once (:func:`tables_from_ecm`); the value is the ECM's own
+  bilinear interpolation, not a resampling;
+- the current held over the step: given (current mode) or from the power by the closed
+  form ``I = 2 P / (E + sqrt(E^2 - 4 R P))`` (the same root as simulate_ecm's
+  ``(E - sqrt(E^2 - 4 R P)) / (2 R)``, without its cancellation) with ``E``, ``R`` the
+  Thevenin source of the whole string for the *power hold* (below);
+- the exact zero-order-hold update of every RC voltage, ``v <- v_inf + (v - v_inf)
+  exp(-h/tau)`` with ``v_inf = R_k I``; the heat ``R0 I^2 + I <v>`` with ``<v>`` the
+  exact mean of the exponential over the step, plus ``-I T dU/dT``; the exact update of
+  the linear lumped thermal model against the coolant temperature with that heat; exact
+  coulomb counting.
+
+**The string.** Groups of ``N_p`` parallel cells are in series; all groups carry the
+string current ``I``. In a group the cells share the voltage ``V_g`` and split the
+current by ``I_j = (E_j - V_g) / R0_j`` with ``E_j = U_j - sum_k v_jk`` (each cell a
+Thevenin source behind its R0 at the step's start: the same zero-order-hold
+approximation as the single cell, and exact for N_p = 1). So a group is the source
+``E_g = sum(E_j / R0_j) / sum(1 / R0_j)`` behind ``R_g = 1 / sum(1 / R0_j)``, and the
+string is ``E = sum E_g`` behind ``R = sum R_g``. Cell-to-cell spread enters as per-cell
+factors on the capacity and on every resistance (R0 and R_k; tau_k unchanged). A string
+of identical cells can be simulated as one cell standing for ``m_s`` groups of ``m_p``
+cells (``m_s``, ``m_p`` multiplicities): the same numbers at 1/(N_s N_p) of the work.
+
+**The UPS** (mode ``MODE_UPS``; :mod:`cellmodels.ups.system` builds its parameters). Per
+step: the load ``P_L`` (AC, W) needs ``P_inv = P_L / eta_inv`` at the inverter's input
+(above the inverter's rating the rest is unserved); the controller low-passes ``P_inv``
+(exact first-order discretisation, time constant ``tau_f``), adds the SOC-restoring term
+``(soc_target - soc_mean) E_string / t_restore`` (limited to +-``restore_max``), turns the
+DC target into a grid power through the rectifier's efficiency, limits its change to
+``ramp x h`` per step and its value to the source capacity (grid, sag, outage, generator:
+a piecewise-linear schedule over step indices) and the rectifier's rating; the battery
+(directly on the DC link, or through a DC/DC converter) supplies the difference. The BMS
+bounds the string current by every cell's current, voltage, SOC and temperature limits
+and by the most power the string can give (``I <= E / (2 R)``); a demand beyond a bound is
+held at the bound, the limit is counted (activations = rising edges, steps, energy
+moved), and the excess goes to the grid, which then breaks its ramp limit (counted as
+``grid_ramp``) or, beyond the source's capacity, leaves the load unserved (counted as
+``unserved``, energy reported). Nothing is clipped silently.
+
+Converter efficiencies are piecewise-linear curves ``eta(x)``, ``x`` = power / rating,
+flat beyond their end points. The rectifier's and the inverter's are functions of their
+output power; the DC/DC's of its DC-link-side power in both directions. Every loss is
+``input - output``, so per step ``P_grid + P_battery = P_load_served + losses`` holds to
+round-off.
+
+**The power hold** (``power_hold``). ``"start"``: ``E = U - sum v``, ``R = R0`` at the
+step's start, so the power at the step's start is the demand, as simulate_ecm and the FMU
+do (the kernel then agrees with simulate_ecm to round-off). ``"mean"`` (the default):
+``E = U - sum g_k v_k``, ``R = R0 + sum R_k (1 - g_k)`` with ``g_k = tau_k/h (1 -
+exp(-h/tau_k))``, so ``(E - R I) I`` is the *mean* power over the step with ``I`` held and
+the battery delivers exactly the demanded energy. The two differ by O(h): about 1e-6 of
+the RC voltage swing per millisecond step.
+
+**Energy.** Per step the battery's power ``P`` (the demand) books ``P h``; the cells'
+chemistry gives ``sum U I h`` and heats ``sum (R0 I^2 + I <v>) h``, and ``P h - (sum U I h
+- heat)`` is ``zoh_residual_J``: 0 to round-off with the mean hold, ``sum I (v_start -
+<v>) h`` with the start hold (a few 1e-6 of the battery energy at 1 ms). So ``grid +
+chemical + residual = load served + converter losses + battery heat`` closes to round-off
+with every term named.
+
+**Performance.** A cell-step is a serial chain (look-up, exp, RC and thermal update,
+then the next step's source), so the kernel keeps divisions off it (reciprocal grid
+spacings, a division-free thermal update, a series for ``exp(-x)`` below 2^-6), runs
+without numba's reference counting (nothing is allocated inside) and gathers channels
+into a buffer that is reduced to bins after each chunk.
+
+The kernel writes every step's channels (:data:`CHANNELS`) into a buffer, folded after
+each chunk into bins (min, max and mean per channel over ``bin_steps`` steps, so peaks
+survive decimation) and spectral bins (means of load and grid power over ``spec_steps``
+steps, for the PSD metrics), and kept whole on request. It is resumable: all state
+lives in arrays, so a run may be cut into chunks (progress bars) with identical results.
+
+Public API (pure steppers, as the rest of the package)::
+
+    params = string_params(ecm, n_series=..., n_parallel=..., ...)
+    state = init(params, soc=0.5, temperature_K=298.15)
+    state = step(params, state, power_W=100.0, dt_s=1e-3)
+    run = simulate_string(params, state, dt_s, power_W=array)   # one compiled loop
+
+(re-exported as ``init_string``, ``step_string`` by :mod:`cellmodels.ups`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from ..errors import InputError, ParameterError, check_range
+from ..reduction.ecm import ECM
+
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_UNITS",
+    "ENERGY_TERMS",
+    "LIMITS",
+    "StringParams",
+    "StringRun",
+    "StringState",
+    "init",
+    "simulate_string",
+    "step",
+    "string_params",
+]
+
+# --- layout constants (shared with system.py and result.py) -------------------------
+MODE_UPS, MODE_POWER, MODE_CURRENT = 0, 1, 2
+
+CHANNELS = (
+    "load_W", "load_served_W", "grid_W", "battery_W", "current_A", "voltage_V", "soc",
+    "soc_min", "soc_max", "temperature_max_K", "cell_voltage_min_V", "cell_voltage_max_V",
+    "heat_W", "loss_W", "unserved_W",
+)
+CHANNEL_UNITS = {
+    "load_W": "W", "load_served_W": "W", "grid_W": "W", "battery_W": "W", "current_A": "A",
+    "voltage_V": "V", "soc": "1", "soc_min": "1", "soc_max": "1", "temperature_max_K": "K",
+    "cell_voltage_min_V": "V", "cell_voltage_max_V": "V", "heat_W": "W", "loss_W": "W",
+    "unserved_W": "W",
+}
+(CH_LOAD, CH_SERVED, CH_GRID, CH_BATT, CH_I, CH_V, CH_SOC, CH_SOCMIN, CH_SOCMAX, CH_TMAX,
+ CH_VCMIN, CH_VCMAX, CH_HEAT, CH_LOSS, CH_UNSERVED) = range(len(CHANNELS))
+NCH = len(CHANNELS)
+
+LIMITS = (
+    "current_discharge", "current_charge", "voltage_min", "voltage_max", "power_max",
+    "temperature_max", "temperature_min", "soc_min", "soc_max", "grid_ramp", "unserved",
+    "inverter_rating",
+)
+(L_IDIS, L_ICHG, L_VMIN, L_VMAX, L_PMAX, L_TMAX, L_TMIN, L_SOCMIN, L_SOCMAX, L_RAMP,
+ L_UNSERVED, L_INV) = range(len(LIMITS))
+NLIM = len(LIMITS)
+
+ENERGY_TERMS = (
+    "grid_J", "load_demand_J", "load_served_J", "unserved_J", "battery_J",
+    "battery_link_J", "loss_rectifier_J", "loss_inverter_J", "loss_dcdc_J",
+    "battery_chemical_J", "battery_irreversible_heat_J", "battery_reversible_heat_J",
+    "heat_to_coolant_J", "zoh_residual_J", "throughput_As", "current_squared_A2s",
+)
+(E_GRID, E_LOAD, E_SERVED, E_UNSERVED, E_BATT, E_LINK, E_LRECT, E_LINV, E_LDCDC, E_CHEM,
+ E_IRR, E_REV, E_COOL, E_RESID, E_THRU, E_I2) = range(len(ENERGY_TERMS))
+NACC = len(ENERGY_TERMS)
+
+# run statistics (float): extremes over the run, for validity and metrics
+(S_ZMIN, S_ZMAX, S_TMIN, S_TMAX, S_IABS, S_GRAMP, S_LRAMP, S_PF, S_PGPREV, S_VCMIN,
+ S_VCMAX, S_PLPREV) = range(12)
+NSTAT = 12
+# integer state
+(K_STEP, K_SEG, K_BIN, K_BINN, K_SPEC, K_SPECN, K_FAIL, K_FULL) = range(8)
+NISTATE = 8
+
+Tables = namedtuple("Tables", "soc soc_bucket soc_b0 soc_inv_db soc_inv_d temp temp_bucket "
+                              "temp_b0 temp_inv_db temp_inv_d flat_T ocv ocv_slope du du_slope "
+                              "tab t_ref n_rc")
+Cells = namedtuple("Cells", "n_s n_p m_s m_p inv_q_As rmul c_th ha t_cool mean_hold")
+BMS = namedtuple("BMS", "i_dis i_chg v_min v_max t_min t_max soc_min soc_max")
+Curve = namedtuple("Curve", "rated inv_rated x eta a b pin pout")
+Plant = namedtuple("Plant", "rect inv dcdc has_dcdc")
+Control = namedtuple("Control", "smoothing tau_f ramp soc_target e_string restore_s "
+                                "restore_max")
+Schedule = namedtuple("Schedule", "start value slope")
+
+
+# =====================================================================================
+# compiled code
+# =====================================================================================
+# scratch row of a cell (its look-ups at the present state), width 5 + 4 n_rc:
+# [E_hold, R_hold, U, dU/dT, r0, R_k.., tau_k.., exp(-h/tau_k).., g_k..]
+R_EH, R_RH, R_U, R_DU, R_R0 = range(5)
+_X_SERIES = 0.015625  # below this h/tau, exp(-x) by its series (exact to round-off)
+
+
+@njit(inline="always", error_model="numpy")
+def _expneg(x):
+    """``exp(-x)`` and ``(1 - exp(-x)) / x`` for x > 0.
+
+    Below 2^-6 both by their Taylor series to x^8 (truncation < 1e-21 relative: exact in
+    double precision), which is twice as fast as the library exp; else the library's.
+    """
+    if x < _X_SERIES:
+        d = 1.0 + x * (-1.0 + x * (0.5 + x * (-1.0 / 6 + x * (1.0 / 24 + x * (
+            -1.0 / 120 + x * (1.0 / 720 + x * (-1.0 / 5040 + x * (1.0 / 40320))))))))
+        g = 1.0 + x * (-0.5 + x * (1.0 / 6 + x * (-1.0 / 24 + x * (1.0 / 120 + x * (
+            -1.0 / 720 + x * (1.0 / 5040 + x * (-1.0 / 40320 + x * (1.0 / 362880))))))))
+        return d, g
+    d = math.exp(-x)
+    return d, (1.0 - d) / x
+
+
+@njit(inline="always", error_model="numpy")
+def _locate(x, grid, n, bucket, nb, b0, inv_db):
+    """Interval ``i`` with grid[i] <= x < grid[i+1] (x already clamped to the grid)."""
+    b = int((x - b0) * inv_db)
+    if b < 0:
+        b = 0
+    elif b >= nb:
+        b = nb - 1
+    i = bucket[b]
+    while i < n - 2 and x >= grid[i + 1]:
+        i += 1
+    while i > 0 and x < grid[i]:
+        i -= 1
+    return i
+
+
+@njit(inline="always", error_model="numpy")
+def _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd, flat, ocv, ocvs, du_t,
+                dus, tab, tref, n, z, temp, rmul, cs, scr, c, h, mean_hold):
+    """Tables at (z, temp) of cell ``c`` (RC voltages ``cs[c, 2:]``) into ``scr[c]``.
+
+    Row: [E_hold, R_hold, U, dU/dT, r0, R_k.., tau_k.., exp(-h/tau_k).., g_k..] with
+    ``g_k = tau_k/h (1 - exp(-h/tau_k))`` (the mean of the exponential over a step) and
+    the cell's source for the power hold: start ``E = U - sum v``, ``R = r0``; mean
+    ``E = U - sum g v``, ``R = r0 + sum R_k (1 - g_k)`` (then ``(E - R I) I`` is the
+    mean power over the step with ``I`` held). Returns (E_hold, R_hold).
+    """
+    ns = soc.shape[0]
+    zc = min(max(z, soc[0]), soc[ns - 1])
+    i = _locate(zc, soc, ns, sbk, sbk.shape[0], sb0, sinv)
+    dz = zc - soc[i]
+    wx = dz * sinvd[i]
+    u = ocvs[i] * dz + ocv[i]
+    du = dus[i] * dz + du_t[i]
+    if flat:
+        j = 0
+        wy = 0.0
+    else:
+        nt = tg.shape[0]
+        tc = min(max(temp, tg[0]), tg[nt - 1])
+        j = _locate(tc, tg, nt, tbk, tbk.shape[0], tb0, tinv)
+        wy = (tc - tg[j]) * tinvd[j]
+    w00 = (1.0 - wx) * (1.0 - wy)
+    w10 = wx * (1.0 - wy)
+    w01 = (1.0 - wx) * wy
+    w11 = wx * wy
+    r0 = (w00 * tab[i, j, 0] + w10 * tab[i + 1, j, 0] + w01 * tab[i, j + 1, 0]
+          + w11 * tab[i + 1, j + 1, 0]) * rmul
+    uu = u + (temp - tref) * du
+    e_start = uu
+    e_mean = uu
+    r_mean = r0
+    for k in range(n):
+        rk = (w00 * tab[i, j, 1 + k] + w10 * tab[i + 1, j, 1 + k] + w01 * tab[i, j + 1, 1 + k]
+              + w11 * tab[i + 1, j + 1, 1 + k]) * rmul
+        q = 1 + n + k
+        tau = (w00 * tab[i, j, q] + w10 * tab[i + 1, j, q] + w01 * tab[i, j + 1, q]
+               + w11 * tab[i + 1, j + 1, q])
+        decay, g = _expneg(h / tau)
+        scr[c, 5 + k] = rk
+        scr[c, 5 + n + k] = tau
+        scr[c, 5 + 2 * n + k] = decay
+        scr[c, 5 + 3 * n + k] = g
+        v = cs[c, 2 + k]
+        e_start -= v
+        e_mean -= g * v
+        r_mean += rk * (1.0 - g)
+    scr[c, R_U] = uu
+    scr[c, R_DU] = du
+    scr[c, R_R0] = r0
+    if mean_hold:
+        scr[c, R_EH] = e_mean
+        scr[c, R_RH] = r_mean
+        return e_mean, r_mean
+    scr[c, R_EH] = e_start
+    scr[c, R_RH] = r0
+    return e_start, r0
+
+
+@njit(inline="always", error_model="numpy")
+def _eff(xs, eta, a, b, x):
+    """eta(x) of a piecewise-linear curve, flat beyond its end points."""
+    n = xs.shape[0]
+    if x <= xs[0]:
+        return eta[0]
+    if x >= xs[n - 1]:
+        return eta[n - 1]
+    s = 0
+    while x >= xs[s + 1]:
+        s += 1
+    return a[s] + b[s] * x
+
+
+@njit(inline="always", error_model="numpy")
+def _in_of_out(inv_rated, xs, eta, a, b, p_out):
+    """Input power for an output ``p_out`` >= 0 (eta a function of the output)."""
+    if p_out <= 0.0:
+        return 0.0
+    return p_out / _eff(xs, eta, a, b, p_out * inv_rated)
+
+
+@njit(inline="always", error_model="numpy")
+def _out_of_in(inv_rated, pin, eta, a, b, p_in):
+    """Output power for an input ``p_in`` >= 0 (eta a function of the output): exact."""
+    if p_in <= 0.0:
+        return 0.0
+    n = pin.shape[0]
+    if p_in <= pin[0]:
+        return eta[0] * p_in
+    if p_in >= pin[n - 1]:
+        return eta[n - 1] * p_in
+    s = 0
+    while p_in >= pin[s + 1]:
+        s += 1
+    # p_in = p_out / (a + b p_out / R)  =>  p_out = a p_in / (1 - b p_in / R)
+    return a[s] * p_in / (1.0 - b[s] * p_in * inv_rated)
+
+
+@njit(cache=True, error_model="numpy")
+def _in_of_out_xin(inv_rated, pout, eta, a, b, p_out):
+    """Input for an output ``p_out`` >= 0 when eta is a function of the input: exact."""
+    if p_out <= 0.0:
+        return 0.0
+    n = pout.shape[0]
+    if p_out <= pout[0]:
+        return p_out / eta[0]
+    if p_out >= pout[n - 1]:
+        return p_out / eta[n - 1]
+    s = 0
+    while p_out >= pout[s + 1]:
+        s += 1
+    # p_out = (a + b p_in / R) p_in  =>  p_in = 2 p_out / (a + sqrt(a^2 + 4 b p_out / R))
+    aa = a[s]
+    return 2.0 * p_out / (aa + math.sqrt(aa * aa + 4.0 * b[s] * p_out * inv_rated))
+
+
+@njit(cache=True, error_model="numpy")
+def curve_in_of_out(c, p_out):
+    """Input power of converter curve ``c`` for an output ``p_out`` (Python helper)."""
+    return _in_of_out(c.inv_rated, c.x, c.eta, c.a, c.b, p_out)
+
+
+@njit(cache=True, error_model="numpy")
+def curve_out_of_in(c, p_in):
+    """Output power of converter curve ``c`` for an input ``p_in`` (Python helper)."""
+    return _out_of_in(c.inv_rated, c.pin, c.eta, c.a, c.b, p_in)
+
+
+@njit(inline="always", error_model="numpy")
+def _battery_of_link(has, inv_rated, xs, eta, a, b, p_link):
+    """Battery-side power for a DC-link-side power (discharge positive); eta of the link
+    side in both directions."""
+    if not has:
+        return p_link
+    if p_link >= 0.0:  # battery -> link: link = eta(link) battery
+        return _in_of_out(inv_rated, xs, eta, a, b, p_link)
+    # link -> battery: battery = eta(link) link
+    return -_eff(xs, eta, a, b, -p_link * inv_rated) * (-p_link)
+
+
+@njit(cache=True, error_model="numpy")
+def _link_of_battery(has, inv_rated, pin, pout, eta, a, b, p_batt):
+    """DC-link-side power for a battery-side power (inverse of _battery_of_link)."""
+    if not has:
+        return p_batt
+    if p_batt >= 0.0:
+        return _out_of_in(inv_rated, pin, eta, a, b, p_batt)
+    return -_in_of_out_xin(inv_rated, pout, eta, a, b, -p_batt)
+
+
+@njit(inline="always", error_model="numpy")
+def _power_to_current(e, r, p):
+    """Current that draws ``p`` from ``e`` behind ``r``; NaN when beyond the maximum."""
+    disc = e * e - 4.0 * r * p
+    if disc < 0.0:
+        return np.nan
+    return 2.0 * p / (e + math.sqrt(disc))
+
+
+@njit(cache=True, error_model="numpy")
+def _mark(flags, lim_count, lim_steps, lim_energy, kind, energy):
+    """Count one step of an active limit (an activation on its rising edge)."""
+    if flags[kind] == 0:
+        lim_count[kind] += 1
+    flags[kind] = 2  # 2: active this step; becomes 1 at the step's end, then 0
+    lim_steps[kind] += 1
+    lim_energy[kind] += energy
+
+
+@njit(cache=True, error_model="numpy")
+def _reduce(buf, n, bins, bin_acc, ist, bin_steps, spec, spec_acc, spec_steps):
+    """Fold ``n`` steps of per-step channel values ``buf[q, k]`` into the decimation bins
+    (min, max, mean) and the spectral bins (means of load and grid power).
+
+    Bins may straddle calls: the partial bin lives in ``bin_acc`` (min, max, sum rows)
+    and ``ist[K_BINN]`` (its steps so far); likewise ``spec_acc`` and ``ist[K_SPECN]``.
+    """
+    bmin = bin_acc[0]
+    bmax = bin_acc[1]
+    bsum = bin_acc[2]
+    k = 0
+    while k < n:
+        have = ist[K_BINN]
+        take = min(bin_steps - have, n - k)
+        for q in range(NCH):
+            row = buf[q]
+            lo = bmin[q]
+            hi = bmax[q]
+            sm = 0.0
+            for r in range(k, k + take):
+                x = row[r]
+                lo = min(lo, x)
+                hi = max(hi, x)
+                sm += x
+            bmin[q] = lo
+            bmax[q] = hi
+            bsum[q] += sm
+        have += take
+        k += take
+        if have == bin_steps:
+            _flush_bin(bins, bmin, bmax, bsum, ist, have)
+            have = 0
+        ist[K_BINN] = have
+    k = 0
+    while k < n:
+        have = ist[K_SPECN]
+        take = min(spec_steps - have, n - k)
+        s0 = 0.0
+        s1 = 0.0
+        for r in range(k, k + take):
+            s0 += buf[CH_LOAD, r]
+            s1 += buf[CH_GRID, r]
+        spec_acc[0] += s0
+        spec_acc[1] += s1
+        have += take
+        k += take
+        if have == spec_steps:
+            _flush_spec(spec, spec_acc, ist, have)
+            have = 0
+        ist[K_SPECN] = have
+
+
+@njit(cache=True, error_model="numpy")
+def _flush_bin(bins, bmin, bmax, bsum, ist, n):
+    b = ist[K_BIN]
+    for q in range(NCH):
+        bins[b, q, 0] = bmin[q]
+        bins[b, q, 1] = bmax[q]
+        bins[b, q, 2] = bsum[q] / n
+        bmin[q] = np.inf
+        bmax[q] = -np.inf
+        bsum[q] = 0.0
+    ist[K_BIN] = b + 1
+
+
+@njit(cache=True, error_model="numpy")
+def _flush_spec(spec, spec_acc, ist, m):
+    s = ist[K_SPEC]
+    spec[s, 0] = spec_acc[0] / m
+    spec[s, 1] = spec_acc[1] / m
+    spec_acc[0] = 0.0
+    spec_acc[1] = 0.0
+    ist[K_SPEC] = s + 1
+
+
+# No allocation happens in _run, so it runs without numba's reference counting
+# (``_nrt=False``): the atomic increments numba otherwise emits around every inlined
+# helper that takes arrays cost ~40 % of a one-cell step.
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, grp, cacc, acc, stat, ist, flags,
+         lim_count, lim_steps, lim_energy, buf):
+    """Run ``u.shape[0]`` steps. Returns -1, or the (global) step that failed.
+
+    mode: MODE_UPS (u = AC load [W]), MODE_POWER (u = battery power [W]), MODE_CURRENT
+    (u = string current [A]). Writes every step's channel values into ``buf[q, k]``
+    (shape (NCH, >= n)). All state is in the arrays (resumable).
+    """
+    # ---- unpack (fields of tuples read once, out of the loops) -----------------------
+    (soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd, flat, ocv, ocvs, du_t, dus, tab,
+     tref, n_rc) = tb
+    n_s, n_p, m_s, m_p, inv_q, rmul, c_th, ha, t_cool, mean_hold = cl
+    i_dis, i_chg, v_min, v_max, t_min, t_max, soc_min, soc_max = bms
+    n_cells = n_s * n_p
+    mult = m_s * m_p
+    inv_mp = 1.0 / m_p
+    inv_h = 1.0 / h
+    inv_n_cells = 1.0 / n_cells
+    # the exact linear thermal update T' = a T + b + c q, division-free:
+    # a = exp(-hA h / C), b = T_cool (1 - a), c = (1 - a) / hA  (h / C when hA = 0)
+    if ha > 0.0:
+        th_a = math.exp(-ha * h / c_th)
+        one_minus = -math.expm1(-ha * h / c_th)
+        th_b = t_cool * one_minus
+        th_c = one_minus / ha
+    else:
+        th_a = 1.0
+        th_b = 0.0
+        th_c = h / c_th
+    r_rated, r_irated, r_x, r_eta, r_a, r_b, r_pin, _r_pout = pl.rect
+    i_rated, i_irated, i_x, i_eta, i_a, i_b, i_pin, _i_pout = pl.inv
+    _d_rated, d_irated, d_x, d_eta, d_a, d_b, d_pin, d_pout = pl.dcdc
+    has_dcdc = pl.has_dcdc
+    rect_in_max = _in_of_out(r_irated, r_x, r_eta, r_a, r_b, r_rated)
+    smoothing = ctl.smoothing
+    alpha_f = 1.0 - math.exp(-h / ctl.tau_f) if ctl.tau_f > 0.0 else 1.0
+    ramp_h = ctl.ramp * h
+    soc_target = ctl.soc_target
+    soc_gain = ctl.e_string / ctl.restore_s
+    restore_max = ctl.restore_max
+    sch_start = sch.start
+    sch_value = sch.value
+    sch_slope = sch.slope
+    nseg = sch_start.shape[0]
+    # ---- look-ups at the present state, and the string's source ---------------------
+    es = 0.0
+    rs = 0.0
+    zsum = 0.0
+    tmax = -np.inf
+    tmin = np.inf
+    zmin = np.inf
+    zmax = -np.inf
+    b_dis = np.inf
+    b_vmin = np.inf
+    b_chg = -np.inf
+    b_vmax = -np.inf
+    for g in range(n_s):
+        gg = 0.0
+        ss = 0.0
+        md = np.inf
+        mc = -np.inf
+        eh = 0.0
+        rh = 1.0
+        for p in range(n_p):
+            c = g * n_p + p
+            z = cs[c, 0]
+            t = cs[c, 1]
+            eh, rh = _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd, flat,
+                                 ocv, ocvs, du_t, dus, tab, tref, n_rc, z, t, rmul[c], cs, scr,
+                                 c, h, mean_hold)
+            zsum += z
+            tmax = max(tmax, t)
+            tmin = min(tmin, t)
+            zmin = min(zmin, z)
+            zmax = max(zmax, z)
+            gg += m_p / rh
+            ss += m_p * eh / rh
+            md = min(md, i_dis * rh - eh)
+            mc = max(mc, -i_chg * rh - eh)
+        if n_p == 1:
+            eg = eh
+            rg = rh * inv_mp
+        else:
+            rg = 1.0 / gg
+            eg = ss * rg
+        grp[g, 0] = eg
+        grp[g, 1] = rg
+        es += eg
+        rs += rg
+        b_dis = min(b_dis, (eg + md) * gg)
+        b_chg = max(b_chg, (eg + mc) * gg)
+        b_vmin = min(b_vmin, (eg - v_min) * gg)
+        b_vmax = max(b_vmax, (eg - v_max) * gg)
+    es *= m_s
+    rs *= m_s
+    zmean = zsum * inv_n_cells
+
+    # ---- local accumulators (written back at the end) --------------------------------
+    a_grid = 0.0
+    a_load = 0.0
+    a_served = 0.0
+    a_unserved = 0.0
+    a_batt = 0.0
+    a_link = 0.0
+    a_lrect = 0.0
+    a_linv = 0.0
+    a_ldcdc = 0.0
+    a_irr = 0.0
+    a_rev = 0.0
+    a_chem = 0.0
+    a_resid = 0.0
+    a_cool = 0.0
+    a_thru = 0.0
+    a_i2 = 0.0
+    s_zmin = min(stat[S_ZMIN], zmin)
+    s_zmax = max(stat[S_ZMAX], zmax)
+    s_tmin = min(stat[S_TMIN], tmin)
+    s_tmax = max(stat[S_TMAX], tmax)
+    s_vcmin = stat[S_VCMIN]
+    s_vcmax = stat[S_VCMAX]
+    s_gramp = stat[S_GRAMP]
+    s_lramp = stat[S_LRAMP]
+    pl_prev = stat[S_PLPREV]
+    pf = stat[S_PF]
+    pg_prev = stat[S_PGPREV]
+    iabs = stat[S_IABS]
+    seg = ist[K_SEG]
+    flags_live = False
+    for q in range(NLIM):
+        if flags[q] != 0:
+            flags_live = True
+    k0 = ist[K_STEP]
+    n = u.shape[0]
+    for kk in range(n):
+        kg = k0 + kk
+        p_grid = 0.0
+        p_load = 0.0
+        p_served = 0.0
+        p_unserved = 0.0
+        loss = 0.0
+        if mode == MODE_CURRENT:
+            current = u[kk]
+            p_batt = (es - rs * current) * current
+            a_link += p_batt
+        elif mode == MODE_POWER:
+            p_batt = u[kk]
+            current = _power_to_current(es, rs, p_batt)
+            if math.isnan(current):
+                ist[K_FAIL] = kg
+                ist[K_STEP] = kg
+                return kg
+            a_link += p_batt
+        else:
+            # ---- the UPS: load, source, controller, BMS ------------------------------
+            marked = False
+            p_load = u[kk]
+            p_ld = p_load
+            if p_ld > i_rated:
+                p_ld = i_rated
+                _mark(flags, lim_count, lim_steps, lim_energy, L_INV, (p_load - p_ld) * h)
+                marked = True
+            p_inv = _in_of_out(i_irated, i_x, i_eta, i_a, i_b, p_ld)
+            while seg + 1 < nseg and kg >= sch_start[seg + 1]:
+                seg += 1
+            cap = sch_value[seg] + sch_slope[seg] * (kg - sch_start[seg])
+            cap = min(cap, rect_in_max)
+            cap = max(cap, 0.0)
+            pf = pf + (p_inv - pf) * alpha_f
+            p_soc = (soc_target - zmean) * soc_gain
+            if p_soc > restore_max:
+                p_soc = restore_max
+            elif p_soc < -restore_max:
+                p_soc = -restore_max
+            p_dc = (pf if smoothing else p_inv) + p_soc
+            p_g = _in_of_out(r_irated, r_x, r_eta, r_a, r_b, p_dc) if p_dc > 0.0 else 0.0
+            if smoothing:
+                if p_g > pg_prev + ramp_h:
+                    p_g = pg_prev + ramp_h
+                elif p_g < pg_prev - ramp_h:
+                    p_g = pg_prev - ramp_h
+            p_g = min(p_g, cap)
+            p_g = max(p_g, 0.0)
+            p_rect = _out_of_in(r_irated, r_pin, r_eta, r_a, r_b, p_g)
+            p_link_dem = p_inv - p_rect
+            p_batt_dem = _battery_of_link(has_dcdc, d_irated, d_x, d_eta, d_a, d_b, p_link_dem)
+            # BMS: string-current bounds of every limit (I_lo <= 0 <= I_hi)
+            i_hi = b_dis
+            k_hi = L_IDIS
+            if b_vmin < i_hi:
+                i_hi = b_vmin
+                k_hi = L_VMIN
+            if 2.0 * rs * i_hi > es:  # beyond the most power the string can give
+                i_hi = es / (2.0 * rs)
+                k_hi = L_PMAX
+            if zmin <= soc_min:
+                i_hi = 0.0
+                k_hi = L_SOCMIN
+            if tmax >= t_max:
+                i_hi = 0.0
+                k_hi = L_TMAX
+            i_hi = max(i_hi, 0.0)
+            i_lo = b_chg
+            k_lo = L_ICHG
+            if b_vmax > i_lo:
+                i_lo = b_vmax
+                k_lo = L_VMAX
+            if zmax >= soc_max:
+                i_lo = 0.0
+                k_lo = L_SOCMAX
+            if tmin <= t_min:
+                i_lo = 0.0
+                k_lo = L_TMIN
+            if tmax >= t_max:
+                i_lo = 0.0
+                k_lo = L_TMAX
+            i_lo = min(i_lo, 0.0)
+            p_hi = (es - rs * i_hi) * i_hi
+            p_lo = (es - rs * i_lo) * i_lo
+            unserved_dc = 0.0
+            if p_batt_dem > p_hi:
+                current = i_hi
+                p_batt = p_hi
+                p_link = _link_of_battery(has_dcdc, d_irated, d_pin, d_pout, d_eta, d_a, d_b,
+                                          p_batt)
+                need = p_inv - p_link
+                p_g_need = _in_of_out(r_irated, r_x, r_eta, r_a, r_b, need)
+                if p_g_need > cap:
+                    p_g = cap
+                    p_rect = _out_of_in(r_irated, r_pin, r_eta, r_a, r_b, cap)
+                    unserved_dc = need - p_rect
+                else:
+                    p_g = p_g_need
+                    p_rect = need
+                _mark(flags, lim_count, lim_steps, lim_energy, k_hi,
+                      (p_link_dem - p_link) * h)
+                marked = True
+            elif p_batt_dem < p_lo:
+                current = i_lo
+                p_batt = p_lo
+                p_link = _link_of_battery(has_dcdc, d_irated, d_pin, d_pout, d_eta, d_a, d_b,
+                                          p_batt)
+                p_rect = p_inv - p_link
+                p_g = _in_of_out(r_irated, r_x, r_eta, r_a, r_b, p_rect)
+                _mark(flags, lim_count, lim_steps, lim_energy, k_lo,
+                      (p_link - p_link_dem) * h)
+                marked = True
+            else:
+                p_batt = p_batt_dem
+                p_link = p_link_dem
+                current = _power_to_current(es, rs, p_batt)
+            if unserved_dc > 0.0:
+                p_inv_srv = p_inv - unserved_dc
+                p_served = _out_of_in(i_irated, i_pin, i_eta, i_a, i_b, p_inv_srv)
+                _mark(flags, lim_count, lim_steps, lim_energy, L_UNSERVED,
+                      (p_ld - p_served) * h)
+                marked = True
+            else:
+                p_inv_srv = p_inv
+                p_served = p_ld
+            p_unserved = p_load - p_served
+            if kg > 0:
+                dg = abs(p_g - pg_prev)
+                if smoothing and dg > ramp_h * (1.0 + 1e-9) + 1e-9:
+                    _mark(flags, lim_count, lim_steps, lim_energy, L_RAMP,
+                          (dg - ramp_h) * h)
+                    marked = True
+                s_gramp = max(s_gramp, dg * inv_h)
+                dl = abs(p_load - pl_prev) * inv_h
+                s_lramp = max(s_lramp, dl)
+            pl_prev = p_load
+            pg_prev = p_g
+            p_grid = p_g
+            l_rect = p_g - p_rect
+            l_inv = p_inv_srv - p_served
+            l_dcdc = p_batt - p_link
+            loss = l_rect + l_inv + l_dcdc
+            a_lrect += l_rect
+            a_linv += l_inv
+            a_ldcdc += l_dcdc
+            a_link += p_link
+            if marked or flags_live:
+                for q in range(NLIM):
+                    flags[q] = 1 if flags[q] == 2 else 0
+                flags_live = marked
+        v_string = es - rs * current
+        a_grid += p_grid
+        a_load += p_load
+        a_served += p_served
+        a_unserved += p_unserved
+        a_batt += p_batt
+        a_thru += abs(current)
+        a_i2 += current * current
+        buf[CH_SOC, kk] = zmean
+        buf[CH_TMAX, kk] = tmax
+        buf[CH_SOCMIN, kk] = zmin
+        buf[CH_SOCMAX, kk] = zmax
+        # ---- every cell over the step, then its look-ups at the new state ------------
+        q_irr_sum = 0.0
+        q_rev_sum = 0.0
+        chem = 0.0
+        resid = 0.0
+        cool = 0.0
+        vcmin = np.inf
+        vcmax = -np.inf
+        es = 0.0
+        rs = 0.0
+        zsum = 0.0
+        tmax = -np.inf
+        tmin = np.inf
+        zmin = np.inf
+        zmax = -np.inf
+        b_dis = np.inf
+        b_vmin = np.inf
+        b_chg = -np.inf
+        b_vmax = -np.inf
+        for g in range(n_s):
+            vg = grp[g, 0] - grp[g, 1] * current
+            vcmin = min(vcmin, vg)
+            vcmax = max(vcmax, vg)
+            gg = 0.0
+            ss = 0.0
+            md = np.inf
+            mc = -np.inf
+            eh = 0.0
+            rh = 1.0
+            for p in range(n_p):
+                c = g * n_p + p
+                if n_p == 1:
+                    ic = current * inv_mp
+                else:
+                    ic = (scr[c, R_EH] - vg) / scr[c, R_RH]
+                v_hold = scr[c, R_EH] - scr[c, R_RH] * ic
+                r0 = scr[c, R_R0]
+                uc = scr[c, R_U]
+                du = scr[c, R_DU]
+                t = cs[c, 1]
+                z = cs[c, 0]
+                vavg = 0.0
+                for k in range(n_rc):
+                    v = cs[c, 2 + k]
+                    vinf = scr[c, 5 + k] * ic
+                    vavg += vinf + (v - vinf) * scr[c, 5 + 3 * n_rc + k]
+                    cs[c, 2 + k] = vinf + (v - vinf) * scr[c, 5 + 2 * n_rc + k]
+                q_irr = r0 * ic * ic + ic * vavg
+                q_rev = -ic * t * du
+                qc = q_irr + q_rev
+                tn = t * th_a + th_b + qc * th_c
+                zn = z - ic * h * inv_q[c]
+                cs[c, 0] = zn
+                cs[c, 1] = tn
+                q_irr_sum += q_irr
+                q_rev_sum += q_rev
+                chem += uc * ic
+                # the hold's voltage against the step's true mean voltage (0 for "mean")
+                resid += ic * (v_hold - (uc - r0 * ic - vavg))
+                cool += qc * h - c_th * (tn - t)
+                aic = abs(ic)
+                iabs = max(iabs, aic)
+                cacc[c, 0] += aic * h
+                cacc[c, 1] += ic * ic * h
+                cacc[c, 2] = max(cacc[c, 2], tn)
+                eh, rh = _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd,
+                                     flat, ocv, ocvs, du_t, dus, tab, tref, n_rc, zn, tn,
+                                     rmul[c], cs, scr, c, h, mean_hold)
+                zsum += zn
+                tmax = max(tmax, tn)
+                tmin = min(tmin, tn)
+                zmin = min(zmin, zn)
+                zmax = max(zmax, zn)
+                if n_p != 1:
+                    gg += m_p / rh
+                    ss += m_p * eh / rh
+                md = min(md, i_dis * rh - eh)
+                mc = max(mc, -i_chg * rh - eh)
+            if n_p == 1:
+                eg = eh
+                rg = rh * inv_mp
+                gg = m_p / rh
+            else:
+                rg = 1.0 / gg
+                eg = ss * rg
+            grp[g, 0] = eg
+            grp[g, 1] = rg
+            es += eg
+            rs += rg
+            b_dis = min(b_dis, (eg + md) * gg)
+            b_chg = max(b_chg, (eg + mc) * gg)
+            b_vmin = min(b_vmin, (eg - v_min) * gg)
+            b_vmax = max(b_vmax, (eg - v_max) * gg)
+        es *= m_s
+        rs *= m_s
+        zmean = zsum * inv_n_cells
+        a_irr += q_irr_sum
+        a_rev += q_rev_sum
+        a_chem += chem
+        a_resid += resid
+        a_cool += cool
+        s_vcmin = min(s_vcmin, vcmin)
+        s_vcmax = max(s_vcmax, vcmax)
+        s_zmin = min(s_zmin, zmin)
+        s_zmax = max(s_zmax, zmax)
+        s_tmin = min(s_tmin, tmin)
+        s_tmax = max(s_tmax, tmax)
+        # ---- record ------------------------------------------------------------------
+        buf[CH_LOAD, kk] = p_load
+        buf[CH_SERVED, kk] = p_served
+        buf[CH_GRID, kk] = p_grid
+        buf[CH_BATT, kk] = p_batt
+        buf[CH_I, kk] = current
+        buf[CH_V, kk] = v_string
+        buf[CH_VCMIN, kk] = vcmin
+        buf[CH_VCMAX, kk] = vcmax
+        buf[CH_HEAT, kk] = (q_irr_sum + q_rev_sum) * mult
+        buf[CH_LOSS, kk] = loss
+        buf[CH_UNSERVED, kk] = p_unserved
+    # ---- write back ------------------------------------------------------------------
+    acc[E_GRID] += a_grid * h
+    acc[E_LOAD] += a_load * h
+    acc[E_SERVED] += a_served * h
+    acc[E_UNSERVED] += a_unserved * h
+    acc[E_BATT] += a_batt * h
+    acc[E_LINK] += a_link * h
+    acc[E_LRECT] += a_lrect * h
+    acc[E_LINV] += a_linv * h
+    acc[E_LDCDC] += a_ldcdc * h
+    acc[E_IRR] += a_irr * h * mult
+    acc[E_REV] += a_rev * h * mult
+    acc[E_CHEM] += a_chem * h * mult
+    acc[E_RESID] += a_resid * h * mult
+    acc[E_COOL] += a_cool * mult
+    acc[E_THRU] += a_thru * h
+    acc[E_I2] += a_i2 * h
+    stat[S_ZMIN] = s_zmin
+    stat[S_ZMAX] = s_zmax
+    stat[S_TMIN] = s_tmin
+    stat[S_TMAX] = s_tmax
+    stat[S_VCMIN] = s_vcmin
+    stat[S_VCMAX] = s_vcmax
+    stat[S_GRAMP] = s_gramp
+    stat[S_LRAMP] = s_lramp
+    stat[S_PLPREV] = pl_prev
+    stat[S_PF] = pf
+    stat[S_PGPREV] = pg_prev
+    stat[S_IABS] = iabs
+    ist[K_STEP] = k0 + n
+    ist[K_SEG] = seg
+    return -1
+
+
+# =====================================================================================
+# Python side: parameters, state, steppers
+# =====================================================================================
+def _ro(a, dtype=float) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=dtype)
+    a.setflags(write=False)
+    return a
+
+
+def _bucket(grid: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """A uniform bucket table locating ``x`` in ``grid`` in O(1) (then a local walk)."""
+    span = float(grid[-1] - grid[0])
+    dmin = float(np.min(np.diff(grid)))
+    nb = int(min(max(2.0 * np.ceil(span / dmin), 1.0), 65536.0))
+    inv_db = nb / span
+    starts = grid[0] + np.arange(nb) / inv_db
+    bucket = np.clip(np.searchsorted(grid, starts, side="right") - 1, 0, grid.size - 2)
+    return _ro(bucket, np.int64), float(grid[0]), float(inv_db)
+
+
+def tables_from_ecm(ecm: ECM) -> Tables:
+    """The ECM's tables in the kernel's layout (read-only arrays)."""
+    soc = np.asarray(ecm.soc, dtype=float)
+    temps = np.asarray(ecm.temperature_K, dtype=float)
+    flat = temps.size == 1
+    r0 = np.asarray(ecm.r0_Ohm, dtype=float)
+    rr = np.asarray(ecm.rc_R_Ohm, dtype=float)
+    rt = np.asarray(ecm.rc_tau_s, dtype=float)
+    tab = np.concatenate([r0[None], rr, rt], axis=0)  # (1 + 2n, ns, nt)
+    tab = np.moveaxis(tab, 0, -1)  # (ns, nt, 1 + 2n)
+    if flat:
+        temps = np.array([temps[0], temps[0] + 1.0])
+        tab = np.concatenate([tab, tab], axis=1)
+    sb, sb0, sinv = _bucket(soc)
+    tb_, tb0, tinv = _bucket(temps)
+    ocv = np.asarray(ecm.ocv_V, dtype=float)
+    du = np.asarray(ecm.docv_dT_V_per_K, dtype=float)
+    # np.interp's form: slope * (x - x_j) + y_j
+    ocv_slope = np.append(np.diff(ocv) / np.diff(soc), 0.0)
+    du_slope = np.append(np.diff(du) / np.diff(soc), 0.0)
+    inv_ds = np.append(1.0 / np.diff(soc), 0.0)
+    inv_dt = np.append(1.0 / np.diff(temps), 0.0)
+    return Tables(_ro(soc), sb, sb0, sinv, _ro(inv_ds), _ro(temps), tb_, tb0, tinv,
+                  _ro(inv_dt), bool(flat), _ro(ocv), _ro(ocv_slope), _ro(du), _ro(du_slope),
+                  _ro(tab), float(ecm.reference_temperature_K), int(ecm.n_rc))
+
+
+@dataclass(frozen=True, eq=False)
+class StringParams:
+    """Frozen parameters of a string of ``n_series`` x ``n_parallel`` cells of one ECM.
+
+    Built by :func:`string_params`. ``capacity_scale`` and ``resistance_scale`` are the
+    per-cell factors (shape ``(n_series * n_parallel,)``, group-major: cell ``g * n_parallel
+    + p``);
+    when all cells are identical the string is simulated as one cell standing for all
+    (``lumped``), with identical results.
+    """
+
+    ecm: ECM
+    n_series: int
+    n_parallel: int
+    capacity_scale: np.ndarray
+    resistance_scale: np.ndarray
+    coolant_temperature_K: float
+    heat_transfer_W_per_K: float
+    thermal_mass_J_per_K: float
+    lumped: bool
+    power_hold: str
+    tables: Tables = field(repr=False)
+    cells: Cells = field(repr=False)
+    bms: BMS = field(repr=False)
+
+    @property
+    def n_cells(self) -> int:
+        return self.n_series * self.n_parallel
+
+    @property
+    def n_sim(self) -> int:
+        """Cells actually simulated (1 when lumped)."""
+        return int(self.cells.n_s * self.cells.n_p)
+
+    @property
+    def n_rc(self) -> int:
+        return self.ecm.n_rc
+
+
+def _bms_from(ecm: ECM, limits: dict | None) -> BMS:
+    lim = dict(ecm.limits)
+    lim.update(limits or {})
+    return BMS(
+        float(lim.get("current_max_discharge_A", np.inf)),
+        float(lim.get("current_max_charge_A", np.inf)),
+        float(lim.get("voltage_min_V", -np.inf)),
+        float(lim.get("voltage_max_V", np.inf)),
+        float(lim.get("temperature_min_K", -np.inf)),
+        float(lim.get("temperature_max_K", np.inf)),
+        float(lim.get("soc_min", -np.inf)),
+        float(lim.get("soc_max", np.inf)),
+    )
+
+
+def string_params(
+    ecm: ECM,
+    *,
+    n_series: int = 1,
+    n_parallel: int = 1,
+    capacity_scale=None,
+    resistance_scale=None,
+    coolant_temperature_K: float | None = None,
+    heat_transfer_W_per_K: float | None = None,
+    thermal_mass_J_per_K: float | None = None,
+    limits: dict | None = None,
+    power_hold: str = "mean",
+    lumped: bool | None = None,
+) -> StringParams:
+    """Parameters of a string of ``n_series`` x ``n_parallel`` cells of ``ecm``.
+
+    Parameters
+    ----------
+    capacity_scale, resistance_scale : (n_series * n_parallel,) per-cell factors on the
+        capacity and on every resistance (R0 and R_k), group-major; default all 1.
+        When both are all 1 the string is lumped into one simulated cell.
+    coolant_temperature_K : coolant temperature [K]; default the ECM's reference
+    heat_transfer_W_per_K, thermal_mass_J_per_K : per cell; default the ECM's
+    limits : BMS cell limits overriding ``ecm.limits`` (keys as there, plus ``soc_min``,
+        ``soc_max``); a limit absent from both is not enforced.
+    power_hold : how a power demand sets the current held over a step. ``"mean"``
+        (default): the current whose mean power over the step is the demand, so the
+        battery's energy is exact (``zoh_residual_J`` = 0 to round-off). ``"start"``: the
+        power at the step's start is the demand, as :func:`~cellmodels.reduction.
+        simulate_ecm` and the FMU do (they then agree to round-off). The two differ by
+        O(dt): about 1e-6 of the RC voltage swing per millisecond.
+    lumped : simulate identical cells as one (default: when there is no spread);
+        ``False`` simulates every cell even when identical (same results, N_s N_p times
+        the work: for tests).
+    """
+    owner = "argument of string_params"
+    if power_hold not in ("mean", "start"):
+        raise InputError(f"The 'power_hold' {owner} must be 'mean' or 'start'. Got "
+                         f"{power_hold!r} instead.")
+    mean_hold = power_hold == "mean"
+    for name, value in (("n_series", n_series), ("n_parallel", n_parallel)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise InputError(f"The '{name}' {owner} must be an integer >= 1. Got {value!r} "
+                             "instead.")
+    n = int(n_series) * int(n_parallel)
+    scales = []
+    for name, value in (("capacity_scale", capacity_scale),
+                        ("resistance_scale", resistance_scale)):
+        a = np.ones(n) if value is None else np.asarray(value, dtype=float)
+        if a.shape != (n,):
+            raise InputError(f"The '{name}' {owner} must have shape ({n},) (n_series x "
+                             f"n_parallel). Got {a.shape} instead.")
+        bad = np.flatnonzero(~(np.isfinite(a) & (a > 0)))
+        if bad.size:
+            raise InputError(f"The '{name}' {owner} must be finite and > 0. Got "
+                             f"{float(a[bad[0]])!r} for cell {int(bad[0])}.")
+        scales.append(a)
+    t_cool = float(ecm.reference_temperature_K if coolant_temperature_K is None
+                   else coolant_temperature_K)
+    check_range(t_cool, "coolant_temperature_K", owner, 0.0, 1000.0, closed=(False, True))
+    ha = float(ecm.heat_transfer_W_per_K if heat_transfer_W_per_K is None
+               else heat_transfer_W_per_K)
+    check_range(ha, "heat_transfer_W_per_K", owner, 0.0, np.inf, closed=(True, False))
+    c_th = float(ecm.thermal_mass_J_per_K if thermal_mass_J_per_K is None
+                 else thermal_mass_J_per_K)
+    check_range(c_th, "thermal_mass_J_per_K", owner, 0.0, np.inf, closed=(False, False))
+    identical = bool(np.all(scales[0] == 1.0) and np.all(scales[1] == 1.0))
+    if lumped and not identical:
+        raise InputError("The 'lumped' argument of string_params can be True only for "
+                         "identical cells (no capacity or resistance spread).")
+    lumped = identical if lumped is None else bool(lumped)
+    q_As = ecm.capacity_Ah * 3600.0 * scales[0]
+    if lumped:
+        cells = Cells(1, 1, float(n_series), float(n_parallel), _ro(1.0 / q_As[:1]),
+                      _ro(scales[1][:1]), c_th, ha, t_cool, mean_hold)
+    else:
+        cells = Cells(int(n_series), int(n_parallel), 1.0, 1.0, _ro(1.0 / q_As), _ro(scales[1]),
+                      c_th, ha, t_cool, mean_hold)
+    bms_limits = dict(limits or {})
+    for key, value in bms_limits.items():
+        if not isinstance(value, int | float) or isinstance(value, bool) or np.isnan(value):
+            raise ParameterError(f"The BMS limit {key!r} must be a number. Got {value!r}.")
+    return StringParams(ecm, int(n_series), int(n_parallel), _ro(scales[0]), _ro(scales[1]),
+                        t_cool, ha, c_th, lumped, power_hold, tables_from_ecm(ecm), cells,
+                        _bms_from(ecm, bms_limits))
+
+
+@dataclass(frozen=True, eq=False)
+class StringState:
+    """The state of every simulated cell: SOC, temperature [K], RC voltages [V].
+
+    ``cells`` is ``(n_sim, 2 + n_rc)``: columns SOC, temperature_K, v_1..v_n (read-only).
+    ``time_s`` is the time of the state.
+    """
+
+    cells: np.ndarray
+    time_s: float = 0.0
+
+    @property
+    def soc(self) -> np.ndarray:
+        return self.cells[:, 0]
+
+    @property
+    def temperature_K(self) -> np.ndarray:
+        return self.cells[:, 1]
+
+    @property
+    def rc_V(self) -> np.ndarray:
+        return self.cells[:, 2:]
+
+
+def init(params: StringParams, *, soc=0.5, temperature_K=None) -> StringState:
+    """Relaxed cells (RC voltages 0) at ``soc`` and ``temperature_K`` (scalars or per cell;
+    temperature default: the coolant's)."""
+    n = params.n_sim
+    t0 = params.coolant_temperature_K if temperature_K is None else temperature_K
+    z = np.broadcast_to(np.asarray(soc, dtype=float), (n,)) if np.ndim(soc) == 0 else \
+        np.asarray(soc, dtype=float)
+    t = np.broadcast_to(np.asarray(t0, dtype=float), (n,)) if np.ndim(t0) == 0 else \
+        np.asarray(t0, dtype=float)
+    if z.shape != (n,) or t.shape != (n,):
+        raise InputError(f"The initial 'soc' and 'temperature_K' must be scalars or of "
+                         f"shape ({n},). Got {z.shape} and {t.shape}.")
+    for name, a, lo, hi in (("soc", z, 0.0, 1.0), ("temperature_K", t, 0.0, 1000.0)):
+        bad = np.flatnonzero(~((a >= lo) & (a <= hi)))
+        if bad.size:
+            raise InputError(f"The initial '{name}' must be in the range [{lo:g}, {hi:g}]. "
+                             f"Got {float(a[bad[0]])!r} for cell {int(bad[0])}.")
+    cells = np.zeros((n, 2 + params.n_rc))
+    cells[:, 0] = z
+    cells[:, 1] = t
+    return StringState(_ro(cells), 0.0)
+
+
+@dataclass
+class StringRun:
+    """Every step of a string run (values at the step's start; heat over the step).
+
+    ``time_s`` (n,): step starts; ``current_A`` string current; ``voltage_V`` string
+    voltage; ``power_W`` battery power; ``soc`` mean SOC; ``temperature_K`` hottest
+    cell; ``heat_W`` total over cells; ``final``: the state after the last step;
+    ``energy_J``: the energy terms (ENERGY_TERMS).
+    """
+
+    time_s: np.ndarray
+    current_A: np.ndarray
+    voltage_V: np.ndarray
+    power_W: np.ndarray
+    soc: np.ndarray
+    temperature_K: np.ndarray
+    cell_voltage_min_V: np.ndarray
+    cell_voltage_max_V: np.ndarray
+    heat_W: np.ndarray
+    final: StringState
+    energy_J: dict
+
+
+def _no_plant():
+    one = np.array([0.0, 1.0])
+    c = Curve(1.0, 1.0, _ro(one), _ro(np.ones(2)), _ro(np.ones(1)), _ro(np.zeros(1)), _ro(one),
+              _ro(one))
+    return Plant(c, c, c, False), Control(False, 0.0, np.inf, 0.5, 0.0, 1.0, 0.0), \
+        Schedule(_ro(np.zeros(1, np.int64), np.int64), _ro(np.zeros(1)), _ro(np.zeros(1)))
+
+
+def work_arrays(params: StringParams, state: StringState, n_steps: int, bin_steps: int,
+                spec_steps: int, full: bool, chunk_steps: int | None = None) -> dict:
+    """Fresh state and output arrays for :func:`run_chunk` (also used by the UPS driver).
+
+    ``full`` keeps every step of every channel, shape (NCH, n_steps); ``buf`` is the
+    per-chunk buffer (NCH, chunk_steps) the kernel writes and :func:`_reduce` folds.
+    """
+    n_sim = params.n_sim
+    n_bins = -(-n_steps // bin_steps)
+    n_spec = -(-n_steps // spec_steps)
+    chunk = max(1, min(n_steps, chunk_steps or n_steps))
+    stat = np.zeros(NSTAT)
+    stat[[S_ZMIN, S_TMIN, S_VCMIN]] = np.inf
+    stat[[S_ZMAX, S_TMAX, S_VCMAX]] = -np.inf
+    cacc = np.zeros((n_sim, 3))
+    cacc[:, 2] = state.cells[:, 1]
+    return {
+        "cs": np.array(state.cells, dtype=float, order="C"),
+        "scr": np.zeros((n_sim, 5 + 4 * params.n_rc)),
+        "grp": np.zeros((params.cells.n_s, 2)),
+        "cacc": cacc,
+        "acc": np.zeros(NACC),
+        "stat": stat,
+        "ist": np.zeros(NISTATE, dtype=np.int64),
+        "flags": np.zeros(NLIM, dtype=np.int64),
+        "lim_count": np.zeros(NLIM, dtype=np.int64),
+        "lim_steps": np.zeros(NLIM, dtype=np.int64),
+        "lim_energy": np.zeros(NLIM),
+        "bins": np.zeros((n_bins, NCH, 3)),
+        "bin_acc": np.stack([np.full(NCH, np.inf), np.full(NCH, -np.inf), np.zeros(NCH)]),
+        "spec": np.zeros((n_spec, 2)),
+        "spec_acc": np.zeros(2),
+        "buf": np.zeros((NCH, chunk)),
+        "full": np.zeros((NCH, n_steps)) if full else None,
+        "full_pos": 0,
+        "bin_steps": int(bin_steps),
+        "spec_steps": int(spec_steps),
+    }
+
+
+def run_chunk(mode: int, params: StringParams, plant, control, schedule, u: np.ndarray,
+              dt_s: float, w: dict, final: bool) -> int:
+    """Advance the work arrays ``w`` over ``u`` (at most the buffer's length; one compiled
+    call), fold the steps into the bins, and flush the partial bins when ``final``.
+    Returns -1, or the global step index where a power could not be drawn."""
+    u = np.ascontiguousarray(u, dtype=float)
+    n = u.shape[0]
+    buf = w["buf"]
+    if n > buf.shape[1]:
+        raise InputError(f"A chunk of {n} steps exceeds the buffer of {buf.shape[1]}.")
+    fail = int(_run(mode, params.tables, params.cells, params.bms, plant, control, schedule, u,
+                    float(dt_s), w["cs"], w["scr"], w["grp"], w["cacc"], w["acc"], w["stat"],
+                    w["ist"], w["flags"], w["lim_count"], w["lim_steps"], w["lim_energy"], buf))
+    if fail >= 0:
+        return fail
+    ist = w["ist"]
+    _reduce(buf, n, w["bins"], w["bin_acc"], ist, w["bin_steps"], w["spec"], w["spec_acc"],
+            w["spec_steps"])
+    if w["full"] is not None:
+        pos = w["full_pos"]
+        w["full"][:, pos:pos + n] = buf[:, :n]
+        w["full_pos"] = pos + n
+    if final:
+        if ist[K_BINN] > 0:
+            _flush_bin(w["bins"], w["bin_acc"][0], w["bin_acc"][1], w["bin_acc"][2], ist,
+                       ist[K_BINN])
+            ist[K_BINN] = 0
+        if ist[K_SPECN] > 0:
+            _flush_spec(w["spec"], w["spec_acc"], ist, ist[K_SPECN])
+            ist[K_SPECN] = 0
+    return -1
+
+
+def _check_profile(u, name: str) -> np.ndarray:
+    a = np.asarray(u, dtype=float)
+    if a.ndim == 0:
+        a = a.reshape(1)
+    if a.ndim != 1 or a.size < 1:
+        raise InputError(f"The '{name}' profile must be a 1-D array of at least one sample. "
+                         f"Got shape {a.shape} instead.")
+    bad = np.flatnonzero(~np.isfinite(a))
+    if bad.size:
+        raise InputError(f"The '{name}' profile holds {float(a[bad[0]])!r} at sample "
+                         f"{int(bad[0])}.")
+    return a
+
+
+def simulate_string(params: StringParams, state: StringState, dt_s: float, *,
+                    power_W=None, current_A=None) -> StringRun:
+    """Run the string on a regular grid: ``power_W[k]`` (battery terminal power, discharge
+    positive) or ``current_A[k]`` holds on ``[t0 + k dt, t0 + (k+1) dt)``.
+
+    Outputs are at every step's start (right-continuous, as simulate_ecm's), heat is the
+    step's mean. A power beyond what the string can give raises :class:`InputError`
+    naming the sample.
+    """
+    if (power_W is None) == (current_A is None):
+        raise InputError("Give exactly one of 'power_W' and 'current_A' to simulate_string.")
+    check_range(dt_s, "dt_s", "argument of simulate_string", 0.0, np.inf,
+                closed=(False, False))
+    name = "power_W" if current_A is None else "current_A"
+    u = _check_profile(power_W if current_A is None else current_A, name)
+    mode = MODE_POWER if current_A is None else MODE_CURRENT
+    plant, control, schedule = _no_plant()
+    n = u.size
+    w = work_arrays(params, state, n, n, n, False)
+    fail = run_chunk(mode, params, plant, control, schedule, u, dt_s, w, True)
+    if fail >= 0:
+        raise InputError(f"The power {u[fail]:.6g} W at sample {fail} exceeds what the string "
+                         "can deliver at that state.")
+    f = w["buf"]
+    final = StringState(_ro(w["cs"]), state.time_s + n * dt_s)
+    return StringRun(
+        time_s=state.time_s + np.arange(n) * dt_s, current_A=f[CH_I].copy(),
+        voltage_V=f[CH_V].copy(), power_W=f[CH_BATT].copy(), soc=f[CH_SOC].copy(),
+        temperature_K=f[CH_TMAX].copy(), cell_voltage_min_V=f[CH_VCMIN].copy(),
+        cell_voltage_max_V=f[CH_VCMAX].copy(), heat_W=f[CH_HEAT].copy(), final=final,
+        energy_J={k: float(v) for k, v in zip(ENERGY_TERMS, w["acc"])})
+
+
+def step(params: StringParams, state: StringState, *, dt_s: float, power_W=None,
+         current_A=None) -> StringState:
+    """One step of ``dt_s`` with the battery power (or string current) held: a new state."""
+    u = power_W if current_A is None else current_A
+    kw = {"power_W": [u]} if current_A is None else {"current_A": [u]}
+    del u
+    return simulate_string(params, state, dt_s, **kw).final
