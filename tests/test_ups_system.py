@@ -265,3 +265,34 @@ def test_result_file_round_trips_with_units(tmp_path):
     path.write_bytes(b"not hdf5")
     with pytest.raises(FileFormatError, match="corrupt or truncated"):
         load_result(path)
+
+
+def test_a_dutycycles_profile_runs_as_its_grid_values():
+    from cellmodels.dutycycles import synchronized_training
+
+    prof = synchronized_training(rack_peak_W=300.0, duration_s=20.0, dt_s=DT,
+                                 checkpoint_interval_s=None, job_start_ramp_s=1.0,
+                                 job_stop_ramp_s=1.0, seed=4)
+    ecm, cfg = varied_ecm(), config()
+    a = simulate_ups(ecm, prof, cfg)
+    b = simulate_ups(ecm, prof.to_grid(DT), cfg, dt_s=DT)
+    assert a.n_steps == 20_000 and a.energy_J == b.energy_J
+    # on another grid the profile is resampled keeping its edges and energy
+    c = simulate_ups(ecm, prof, cfg, dt_s=2 * DT)
+    assert c.n_steps == 10_000
+    assert c.energy_J["load_demand_J"] == pytest.approx(prof.energy_Wh * 3600, rel=1e-12)
+
+
+def test_a_run_resumes_from_its_final_state():
+    ecm = varied_ecm()
+    cfg = config(battery={"n_series": 3, "resistance_spread": 0.05},
+                 grid={"events": [{"start_s": 6.0, "duration_s": 2.0}]})
+    load = square(12_000, 120.0, 260.0)
+    whole = simulate_ups(ecm, load, cfg, dt_s=DT)
+    first = simulate_ups(ecm, load[:5_000], cfg, dt_s=DT)
+    second = simulate_ups(ecm, load[5_000:], cfg, dt_s=DT, initial_state=first.final_state)
+    np.testing.assert_allclose(second.cells["soc"], whole.cells["soc"], rtol=1e-13)
+    for key in ("grid_J", "battery_chemical_J", "unserved_J"):
+        assert first.energy_J[key] + second.energy_J[key] == pytest.approx(
+            whole.energy_J[key], rel=1e-12, abs=1e-9)
+    assert second.final_state.step_index == 12_000

@@ -217,7 +217,7 @@ def _locate(x, grid, n, bucket, nb, b0, inv_db):
 
 @njit(inline="always", error_model="numpy")
 def _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd, flat, ocv, ocvs, du_t,
-                dus, tab, tref, n, z, temp, rmul, cs, scr, c, h, mean_hold):
+                dus, tab, tref, n, z, temp, rmul, cs, scr, c, h, mean_hold, idx, walk):
     """Tables at (z, temp) of cell ``c`` (RC voltages ``cs[c, 2:]``) into ``scr[c]``.
 
     Row: [E_hold, R_hold, U, dU/dT, r0, R_k.., tau_k.., exp(-h/tau_k).., g_k..] with
@@ -228,7 +228,17 @@ def _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd, flat, ocv
     """
     ns = soc.shape[0]
     zc = min(max(z, soc[0]), soc[ns - 1])
-    i = _locate(zc, soc, ns, sbk, sbk.shape[0], sb0, sinv)
+    if walk:
+        # from the cell's last interval: the index then depends on z only through
+        # predicted branches, not through the data (shorter dependency chain)
+        i = idx[c, 0]
+        while i < ns - 2 and zc >= soc[i + 1]:
+            i += 1
+        while i > 0 and zc < soc[i]:
+            i -= 1
+    else:
+        i = _locate(zc, soc, ns, sbk, sbk.shape[0], sb0, sinv)
+    idx[c, 0] = i
     dz = zc - soc[i]
     wx = dz * sinvd[i]
     u = ocvs[i] * dz + ocv[i]
@@ -239,7 +249,15 @@ def _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd, flat, ocv
     else:
         nt = tg.shape[0]
         tc = min(max(temp, tg[0]), tg[nt - 1])
-        j = _locate(tc, tg, nt, tbk, tbk.shape[0], tb0, tinv)
+        if walk:
+            j = idx[c, 1]
+            while j < nt - 2 and tc >= tg[j + 1]:
+                j += 1
+            while j > 0 and tc < tg[j]:
+                j -= 1
+        else:
+            j = _locate(tc, tg, nt, tbk, tbk.shape[0], tb0, tinv)
+        idx[c, 1] = j
         wy = (tc - tg[j]) * tinvd[j]
     w00 = (1.0 - wx) * (1.0 - wy)
     w10 = wx * (1.0 - wy)
@@ -468,8 +486,8 @@ def _flush_spec(spec, spec_acc, ist, m):
 # (``_nrt=False``): the atomic increments numba otherwise emits around every inlined
 # helper that takes arrays cost ~40 % of a one-cell step.
 @njit(cache=True, error_model="numpy", _nrt=False)
-def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, grp, cacc, acc, stat, ist, flags,
-         lim_count, lim_steps, lim_energy, buf):
+def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, stat, ist,
+         flags, lim_count, lim_steps, lim_energy, buf):
     """Run ``u.shape[0]`` steps. Returns -1, or the (global) step that failed.
 
     mode: MODE_UPS (u = AC load [W]), MODE_POWER (u = battery power [W]), MODE_CURRENT
@@ -537,7 +555,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, grp, cacc, acc, stat, i
             t = cs[c, 1]
             eh, rh = _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd, flat,
                                  ocv, ocvs, du_t, dus, tab, tref, n_rc, z, t, rmul[c], cs, scr,
-                                 c, h, mean_hold)
+                                 c, h, mean_hold, idx, False)
             zsum += z
             tmax = max(tmax, t)
             tmin = min(tmin, t)
@@ -831,7 +849,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, grp, cacc, acc, stat, i
                 cacc[c, 2] = max(cacc[c, 2], tn)
                 eh, rh = _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd,
                                      flat, ocv, ocvs, du_t, dus, tab, tref, n_rc, zn, tn,
-                                     rmul[c], cs, scr, c, h, mean_hold)
+                                     rmul[c], cs, scr, c, h, mean_hold, idx, True)
                 zsum += zn
                 tmax = max(tmax, tn)
                 tmin = min(tmin, tn)
@@ -1202,6 +1220,7 @@ def work_arrays(params: StringParams, state: StringState, n_steps: int, bin_step
     return {
         "cs": np.array(state.cells, dtype=float, order="C"),
         "scr": np.zeros((n_sim, 5 + 4 * params.n_rc)),
+        "idx": np.zeros((n_sim, 2), dtype=np.int64),
         "grp": np.zeros((params.cells.n_s, 2)),
         "cacc": cacc,
         "acc": np.zeros(NACC),
@@ -1234,8 +1253,9 @@ def run_chunk(mode: int, params: StringParams, plant, control, schedule, u: np.n
     if n > buf.shape[1]:
         raise InputError(f"A chunk of {n} steps exceeds the buffer of {buf.shape[1]}.")
     fail = int(_run(mode, params.tables, params.cells, params.bms, plant, control, schedule, u,
-                    float(dt_s), w["cs"], w["scr"], w["grp"], w["cacc"], w["acc"], w["stat"],
-                    w["ist"], w["flags"], w["lim_count"], w["lim_steps"], w["lim_energy"], buf))
+                    float(dt_s), w["cs"], w["scr"], w["idx"], w["grp"], w["cacc"], w["acc"],
+                    w["stat"], w["ist"], w["flags"], w["lim_count"], w["lim_steps"],
+                    w["lim_energy"], buf))
     if fail >= 0:
         return fail
     ist = w["ist"]

@@ -95,6 +95,8 @@ class UPSResult:
         throughput_Ah, rms_current_A, capacity_scale, resistance_scale
     run : facts of the run (sizes, ratings, extremes, wall time, validity messages)
     config : the UPS configuration as a dict
+    final_state : the :class:`~cellmodels.ups.system.UPSState` at the end (to continue
+        the run with ``simulate_ups(..., initial_state=result.final_state)``); not saved
     """
 
     ecm_name: str
@@ -114,6 +116,7 @@ class UPSResult:
     status: int = 0
     message: str = ""
     success: bool = True
+    final_state: object = field(default=None, repr=False, compare=False)
     _metrics: dict | None = field(default=None, repr=False)
 
     # ---- construction -----------------------------------------------------------------

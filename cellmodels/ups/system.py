@@ -639,43 +639,55 @@ def _check_load(u: np.ndarray, offset: int) -> np.ndarray:
 
 
 def _regular_profile(load, dt_s) -> tuple[np.ndarray, float]:
-    """(power_W, dt_s) from an array and dt_s, or from a profile with time_s and power_W."""
-    if hasattr(load, "power_W") or hasattr(load, "time_s"):
-        power = getattr(load, "power_W", None)
-        if power is None:
-            raise InputError("The UPS needs a power profile (power_W); this one has none "
-                             "(a current profile drives a cell, not a UPS).")
-        t = np.asarray(load.time_s, dtype=float)
-        p = np.asarray(power, dtype=float)
-        if t.ndim != 1 or t.shape != p.shape or t.size < 2:
-            raise InputError("The profile's time_s and power_W must be 1-D of equal length "
-                             f">= 2. Got {t.shape} and {p.shape}.")
-        bad = np.flatnonzero(~np.isfinite(t))
-        if bad.size:
-            raise InputError(f"The profile's time_s holds {float(t[bad[0]])!r} at sample "
-                             f"{int(bad[0])}.")
-        if t[0] < 0:
-            raise InputError(f"The profile's time_s must start at >= 0 s. Got {float(t[0])!r} at "
-                             "sample 0.")
-        d = np.diff(t)
-        if np.any(d <= 0):
-            k = int(np.flatnonzero(d <= 0)[0])
-            raise InputError(f"The profile's time_s must increase. Got {float(t[k])!r} then "
-                             f"{float(t[k + 1])!r} at sample {k + 1}.")
-        step_ = d[0] if dt_s is None else float(dt_s)
-        off = np.flatnonzero(np.abs(d - step_) > 1e-9 * max(step_, 1e-300) + 1e-12 * t[1:])
-        if off.size:
-            k = int(off[0])
-            raise InputError(f"The UPS runs on a regular time grid of dt = {step_:g} s; the "
-                             f"profile's step at sample {k + 1} is {float(d[k])!r} s. Resample it "
-                             "(keeping edges) first.")
-        return p, float(step_)
-    if dt_s is None:
-        raise InputError("Give 'dt_s' with a load array (or pass a profile with time_s).")
-    p = np.asarray(load, dtype=float)
-    if p.ndim != 1 or p.size < 1:
-        raise InputError(f"The load profile must be a 1-D array. Got shape {p.shape}.")
-    return p, float(dt_s)
+    """(power_W, dt_s) from an array and ``dt_s``, or from a profile.
+
+    A profile is a :class:`cellmodels.dutycycles.Profile` (``n + 1`` edge times, ``n``
+    held values) or any object with ``time_s`` and ``power_W`` of equal length (each
+    sample held one step). On a regular grid it is used as is; with ``dt_s`` given and
+    another grid, a ``Profile`` is resampled by its ``to_grid`` (edges snapped to step
+    boundaries, energy kept); anything else is refused naming the first irregular sample.
+    """
+    if not (hasattr(load, "power_W") or hasattr(load, "time_s")):
+        if dt_s is None:
+            raise InputError("Give 'dt_s' with a load array (or pass a profile with time_s).")
+        p = np.asarray(load, dtype=float)
+        if p.ndim != 1 or p.size < 1:
+            raise InputError(f"The load profile must be a 1-D array. Got shape {p.shape}.")
+        return p, float(dt_s)
+    power = getattr(load, "power_W", None)
+    if power is None:
+        raise InputError("The UPS needs a power profile (power_W); this one has none "
+                         "(a current profile drives a cell, not a UPS).")
+    t = np.asarray(load.time_s, dtype=float)
+    p = np.asarray(power, dtype=float)
+    edges = t.ndim == 1 and t.size == p.size + 1
+    if t.ndim != 1 or p.ndim != 1 or not (edges or t.size == p.size) or p.size < 1 or (
+            not edges and t.size < 2):
+        raise InputError("The profile's time_s must be 1-D with one more edge than power_W "
+                         "values (or as many samples). Got shapes "
+                         f"{t.shape} and {p.shape}.")
+    bad = np.flatnonzero(~np.isfinite(t))
+    if bad.size:
+        raise InputError(f"The profile's time_s holds {float(t[bad[0]])!r} at sample "
+                         f"{int(bad[0])}.")
+    if t[0] < 0:
+        raise InputError(f"The profile's time_s must start at >= 0 s. Got {float(t[0])!r} at "
+                         "sample 0.")
+    d = np.diff(t)
+    if np.any(d <= 0):
+        k = int(np.flatnonzero(d <= 0)[0])
+        raise InputError(f"The profile's time_s must increase. Got {float(t[k])!r} then "
+                         f"{float(t[k + 1])!r} at sample {k + 1}.")
+    step_ = float(d[0]) if dt_s is None else float(dt_s)
+    off = np.flatnonzero(np.abs(d - step_) > 1e-9 * step_)
+    if off.size:
+        if dt_s is not None and hasattr(load, "to_grid"):
+            return np.asarray(load.to_grid(step_), dtype=float), step_
+        k = int(off[0])
+        raise InputError(f"The UPS runs on a regular time grid of dt = {step_:g} s; the "
+                         f"profile's step at sample {k + 1} is {float(d[k])!r} s. Resample "
+                         "it keeping edges (Profile.resample or to_grid) or give dt_s.")
+    return p, step_
 
 
 def _warn_validity(ecm: ECM, stat: np.ndarray, cacc_iabs: float) -> list[str]:
@@ -711,6 +723,7 @@ def simulate_ups(
     progress: bool = False,
     chunk_steps: int = 100_000,
     params: UPSParams | None = None,
+    initial_state: UPSState | None = None,
 ):
     """Run the UPS on a load profile; returns a :class:`~cellmodels.ups.result.UPSResult`.
 
@@ -723,6 +736,9 @@ def simulate_ups(
         default ``config.output.full_resolution``
     progress : a progress bar (tqdm) over the chunks
     params : prebuilt :func:`ups_params` (to reuse over runs)
+    initial_state : continue from this state (e.g. ``result.final_state`` of the run
+        before, with the same config and dt); default :func:`init` at the first load.
+        The schedule's times count from the state's step.
     """
     from .result import UPSResult
 
@@ -741,7 +757,10 @@ def simulate_ups(
     bin_steps = max(1, round(out.decimation_s / dt))
     spec_steps = max(1, round(out.spectral_s / dt))
     n = u.size
-    state = init(params, load_W=float(u[0]))
+    state = init(params, load_W=float(u[0])) if initial_state is None else initial_state
+    if state.cells.cells.shape != (params.string.n_sim, 2 + ecm.n_rc):
+        raise InputError(f"The initial_state holds {state.cells.cells.shape[0]} cells; these "
+                         f"params simulate {params.string.n_sim}.")
     w = _work(params, state, n, bin_steps, spec_steps, full, chunk_steps)
     t_wall = time.perf_counter()
     bar = None
@@ -759,4 +778,9 @@ def simulate_ups(
         bar.close()
     wall = time.perf_counter() - t_wall
     msgs = _warn_validity(ecm, w["stat"], float(w["stat"][K.S_IABS]))
-    return UPSResult.from_run(params, w, n, dt, bin_steps, spec_steps, full, wall, msgs)
+    result = UPSResult.from_run(params, w, n, dt, bin_steps, spec_steps, full, wall, msgs)
+    result.final_state = UPSState(
+        K.StringState(K._ro(w["cs"]), state.cells.time_s + n * dt), state.step_index + n,
+        float(w["stat"][K.S_PF]), float(w["stat"][K.S_PGPREV]), float(w["stat"][K.S_PLPREV]),
+        tuple(int(f) for f in w["flags"]))
+    return result
