@@ -296,3 +296,16 @@ def test_a_run_resumes_from_its_final_state():
         assert first.energy_J[key] + second.energy_J[key] == pytest.approx(
             whole.energy_J[key], rel=1e-12, abs=1e-9)
     assert second.final_state.step_index == 12_000
+
+
+def test_a_bms_limit_at_the_validity_bound_does_not_warn():
+    # the ECM was identified up to 200 A; the BMS holds the cells at exactly 200 A, which
+    # the kernel reaches to round-off (warnings are errors in this test run)
+    ecm = varied_ecm()
+    cfg = config(bms={"current_max_discharge_A": 200.0},
+                 inverter={"rated_W": 2000.0}, rectifier={"rated_W": 2000.0})
+    load = np.full(3_000, 100.0)
+    load[1000:2000] = 1200.0
+    res = simulate_ups(ecm, load, cfg, dt_s=DT)
+    assert res.limits["current_discharge"]["activations"] == 1
+    assert res.run["cell_current_max_A"] == pytest.approx(200.0, rel=1e-12)

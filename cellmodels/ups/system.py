@@ -703,7 +703,9 @@ def _warn_validity(ecm: ECM, stat: np.ndarray, cacc_iabs: float) -> list[str]:
     )
     msgs = []
     for name, lo_seen, hi_seen, lo, hi in checks:
-        if lo_seen < lo or hi_seen > hi:
+        # a BMS limit equal to the validity bound is reached to round-off, not beyond
+        tol = 1e-9 * max([abs(x) for x in (lo, hi) if np.isfinite(x)] + [1.0])
+        if lo_seen < lo - tol or hi_seen > hi + tol:
             value = hi_seen if hi_seen > hi else lo_seen
             out = value - hi if value > hi else lo - value
             msg = (f"The ECM is used outside its validity: {name} = {value:.6g} is {out:.3g} "
