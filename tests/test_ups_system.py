@@ -309,3 +309,20 @@ def test_a_bms_limit_at_the_validity_bound_does_not_warn():
     res = simulate_ups(ecm, load, cfg, dt_s=DT)
     assert res.limits["current_discharge"]["activations"] == 1
     assert res.run["cell_current_max_A"] == pytest.approx(200.0, rel=1e-12)
+
+
+def test_a_sag_limits_the_rectifier_and_the_battery_makes_up_the_rest():
+    ecm = varied_ecm()
+    # the rectifier is rated 600 W out (600 / 0.955 W in); a sag to 0.7 (the rectifier
+    # rides through down to 0.5 here) leaves it 70 % of that input
+    cfg = config(controller={"smoothing": False},
+                 grid={"min_voltage": 0.5,
+                       "events": [{"start_s": 1.0, "duration_s": 1.0, "voltage": 0.7}]})
+    load = np.full(3_000, 480.0)
+    res = simulate_ups(ecm, load, cfg, dt_s=DT, full_resolution=True)
+    t = np.arange(load.size) * DT
+    sag = (t >= 1.0) & (t < 2.0)
+    cap = 0.7 * 600.0 / 0.955
+    np.testing.assert_allclose(res.full["grid_W"][sag], cap, rtol=1e-12)
+    assert np.all(res.full["battery_W"][sag] > 0) and np.all(res.full["grid_W"][~sag] > cap)
+    assert res.energy_J["unserved_J"] == 0.0

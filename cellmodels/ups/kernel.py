@@ -44,8 +44,9 @@ bounds the string current by every cell's current, voltage, SOC and temperature 
 and by the most power the string can give (``I <= E / (2 R)``); a demand beyond a bound is
 held at the bound, the limit is counted (activations = rising edges, steps, energy
 moved), and the excess goes to the grid, which then breaks its ramp limit (counted as
-``grid_ramp``) or, beyond the source's capacity, leaves the load unserved (counted as
-``unserved``, energy reported). Nothing is clipped silently.
+``grid_ramp``, as is every step whose grid change exceeds the limit for any reason, e.g.
+the source dropping out) or, beyond the source's capacity, leaves the load unserved
+(counted as ``unserved``, energy reported). Nothing is clipped silently.
 
 Converter efficiencies are piecewise-linear curves ``eta(x)``, ``x`` = power / rating,
 flat beyond their end points. The rectifier's and the inverter's are functions of their

@@ -42,7 +42,9 @@ suggestions. Every field, its unit and its default::
                                     current_max_charge_A, temperature_min_K,
                                     temperature_max_K, soc_min, soc_max
     [grid]                          capacity_W = inf, min_voltage = 0.85 (below it the
-                                    rectifier drops out: an outage)
+                                    rectifier drops out: an outage; at or above it, a
+                                    sag: the rectifier's input is limited to the residual
+                                    voltage times its rated input)
     [[grid.events]]                 start_s, duration_s, voltage (residual, 0 = outage)
     [grid.generator]                optional: rated_W, start_delay_s = 10, ramp_s = 5
     [output]                        decimation_s = 1.0, spectral_s = 0.004,
@@ -469,9 +471,17 @@ def _on_grid(t: float, dt: float, what: str) -> int:
     return int(k)
 
 
-def _schedule(grid: GridConfig, dt: float) -> K.Schedule:
-    """Source capacity [W] at the rectifier's input: piecewise linear over step indices."""
+def _schedule(grid: GridConfig, dt: float, rect_in_max_W: float) -> K.Schedule:
+    """Source capacity [W] at the rectifier's input: piecewise linear over step indices.
+
+    Normal: the grid's capacity (the rectifier's own input limit ``rect_in_max_W`` caps
+    it in the kernel). A sag to a residual voltage ``u`` at or above ``min_voltage``: the
+    rectifier draws at most its rated input current, so ``u`` times the smaller of the
+    two. An outage (``u`` below ``min_voltage``): 0, then the generator after its start
+    delay, ramping to its rating, until the grid returns.
+    """
     full = float(grid.capacity_W)
+    sag_base = min(full, float(rect_in_max_W))
     segs: list[tuple[int, float, float]] = [(0, full, 0.0)]
     gen = grid.generator
     for n, ev in enumerate(grid.events):
@@ -481,7 +491,7 @@ def _schedule(grid: GridConfig, dt: float) -> K.Schedule:
         if k1 <= k0:
             raise ParameterError(f"The grid event {n} is shorter than one step (dt = {dt:g} s).")
         if ev.voltage >= grid.min_voltage:  # a sag the rectifier rides through
-            segs.append((k0, full * ev.voltage, 0.0))
+            segs.append((k0, sag_base * ev.voltage, 0.0))
         else:
             segs.append((k0, 0.0, 0.0))
             if gen is not None:
@@ -550,8 +560,9 @@ def ups_params(ecm: ECM, config: UPSConfig | dict, dt_s: float) -> UPSParams:
     control = K.Control(bool(c.smoothing), float(c.filter_time_constant_s),
                         float(c.ramp_limit_W_per_s), float(c.soc_target), e_string,
                         float(c.soc_restore_time_s), float(c.soc_restore_max_W))
+    rect_in_max = K.curve_in_of_out(rect, rect.rated)
     return UPSParams(ecm, config, float(dt_s), sp, plant, control,
-                     _schedule(config.grid, float(dt_s)), e_string)
+                     _schedule(config.grid, float(dt_s), rect_in_max), e_string)
 
 
 # =====================================================================================
