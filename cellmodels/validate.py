@@ -37,6 +37,8 @@ class CaseResult:
     rows: list[dict] = field(default_factory=list)
     figure: str | None = None  # path relative to the validation folder
     notes: str = ""
+    seconds: float = float("nan")  #: run time, set by the runner
+    date: str = ""  #: UTC date of the run, set by the runner
 
 
 @dataclass(frozen=True)
@@ -69,20 +71,20 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_report(results: list[CaseResult], path: Path, seconds: dict[str, float]) -> None:
+def write_report(results: list[CaseResult], path: Path) -> None:
     lines = [
         "# cellmodels validation report",
         "",
         "Written by `cellmodels validate`. Each case names its data source, metric, target and "
         "result. Measured data is read from the registry (`cellmodels.data`), never committed.",
         "",
-        "| case | metric | target | result | pass | time [s] |",
-        "|---|---|---|---|---|---|",
+        "| case | metric | target | result | pass | time [s] | run (UTC) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         mark = "yes" if r.passed else "**no**"
         lines.append(f"| {r.name} | {r.metric} | {r.target} | {r.result} | {mark} | "
-                     f"{seconds.get(r.name, float('nan')):.1f} |")
+                     f"{r.seconds:.1f} | {r.date} |")
     for r in results:
         lines += ["", f"## {r.name}", "", f"Data: {r.data_source}", "",
                   f"Metric: {r.metric}. Target: {r.target}. Result: {r.result}.", ""]
@@ -114,7 +116,13 @@ def run_validation(directory: str | Path = "validation", only=None, fast: bool =
         cases = [c for c in cases if c.fast]
     figures = directory / "figures"
     figures.mkdir(exist_ok=True)
-    results, seconds = [], {}
+    # Results are kept per case in results.json: a run of some cases (--only, --fast, or a
+    # run interrupted and started again) updates those and keeps the others, so the
+    # report always covers every case that has been run, each with its own date.
+    store = directory / "results.json"
+    previous = _load_results(store)
+    order = [c.name for c in discover(directory)]
+    failed = False
     for case in cases:
         t0 = time.perf_counter()
         print(f"[validate] {case.name} ...", flush=True)
@@ -123,11 +131,25 @@ def run_validation(directory: str | Path = "validation", only=None, fast: bool =
         except Exception as exc:  # a failing case is reported, the others still run
             res = CaseResult(case.name, "", "", "", f"error: {exc}", False,
                              notes="```\n" + traceback.format_exc() + "```")
-        seconds[case.name] = time.perf_counter() - t0
+        res.seconds = time.perf_counter() - t0
+        res.date = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        failed |= not res.passed
         print(f"[validate] {case.name}: {res.result} ({'pass' if res.passed else 'FAIL'}, "
-              f"{seconds[case.name]:.1f} s)", flush=True)
-        results.append(res)
-    write_report(results, directory / "REPORT.md", seconds)
-    write_text(directory / "results.json",
-                  json.dumps([asdict(r) for r in results], indent=1, default=str))
-    return 0 if all(r.passed for r in results) else 1
+              f"{res.seconds:.1f} s)", flush=True)
+        previous[case.name] = res
+        results = [previous[n] for n in order if n in previous]
+        write_report(results, directory / "REPORT.md")
+        write_text(store, json.dumps([asdict(r) for r in results], indent=1, default=str))
+    return 1 if failed else 0
+
+
+def _load_results(store: Path) -> dict[str, CaseResult]:
+    if not store.is_file():
+        return {}
+    try:
+        rows = json.loads(store.read_text(encoding="utf-8"))
+        return {r["name"]: CaseResult(**r) for r in rows}
+    except (ValueError, TypeError, KeyError) as exc:
+        print(f"cellmodels: warning: ignoring unreadable {store} ({exc}); the report will "
+              "hold only the cases run now", file=sys.stderr)
+        return {}
