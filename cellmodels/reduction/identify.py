@@ -19,11 +19,12 @@ import datetime as _dt
 import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import least_squares, nnls
 
-from ..errors import CutoffError, InputError, SolverError, check_range
+from ..errors import CutoffError, InputError, SolverError, check_range, range_message
 from ..physics.cells import Cell, load_cell
 from .ecm import ECM
 
@@ -133,13 +134,17 @@ class ECMIdentifier:
 
     # ------------------------------------------------------------------ helpers
     def _check(self, cell: Cell) -> tuple[np.ndarray, np.ndarray]:
+        for name in ("n_rc", "ocv_points"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise InputError(range_message(name, "of ECMIdentifier", "an integer", value))
         check_range(self.n_rc, "n_rc", "of ECMIdentifier", 0, 4)
         check_range(self.sequence_s, "sequence_s", "of ECMIdentifier", 0.0, 36000.0,
                     closed=(False, True))
         check_range(self.rest_s, "rest_s", "of ECMIdentifier", 0.0, 36000.0)
         check_range(self.ocv_points, "ocv_points", "of ECMIdentifier", 3, 10001)
         soc = np.asarray(self.soc, dtype=float)
-        for s in soc:
+        for s in soc.tolist():  # Python floats, so the message shows 1.2, not np.float64(1.2)
             check_range(s, "soc", "grid of ECMIdentifier", 0.0, 1.0)
         if soc.size < 2 or np.any(np.diff(soc) <= 0):
             raise InputError(f"The 'soc' grid of ECMIdentifier must increase. Got {soc.tolist()}.")
@@ -147,9 +152,13 @@ class ECMIdentifier:
             lo, hi = cell.temperature_range_K
             temps = np.round(np.linspace(lo, hi, 4), 2)
         else:
-            temps = np.asarray(self.temperature_K, dtype=float)
-        for temp in temps:
+            temps = np.atleast_1d(np.asarray(self.temperature_K, dtype=float))
+        for temp in temps.tolist():
             cell.check_temperature(temp, "temperature_K")
+        if temps.ndim != 1 or np.any(np.diff(temps) <= 0):
+            # the ECM needs an increasing grid: refuse it here, not after every solve
+            raise InputError("The 'temperature_K' grid of ECMIdentifier must increase. Got "
+                             f"{temps.tolist()}.")
         return soc, temps
 
     def _fit_temperature(self, t: np.ndarray, currents: list[np.ndarray],
@@ -349,6 +358,15 @@ class ECMIdentifier:
             raise NotFittedError("This ECMIdentifier is not fitted yet. Call 'fit' with a cell "
                                  "before using it.")
         return self.ecm_
+
+    def save(self, path) -> Path:
+        """Write the identified ECM to ``path`` (:func:`~cellmodels.reduction.save_ecm`).
+
+        Raises :class:`NotFittedError` before :meth:`fit`.
+        """
+        from .io import save_ecm
+
+        return save_ecm(self._fitted(), path)
 
 
 def reduce_cell(cell: Cell | str, n_rc: int = 2, progress: bool = False, **kwargs) -> ECM:

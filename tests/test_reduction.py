@@ -1,0 +1,181 @@
+"""ECM identification (cellmodels.reduction.identify): estimator contract, refused
+settings, and a small real identification checked against its physics model on a
+held-out profile. The full acceptance (three cells, DFN, 11 SOC x 4 temperatures) is the
+slow validation case ``reduction_vs_dfn`` (validation/case_reduction.py)."""
+
+import numpy as np
+import pytest
+
+from cellmodels.errors import InputError
+from cellmodels.physics.cells import load_cell
+from cellmodels.physics.simulate import simulate
+from cellmodels.reduction import ValidityWarning, load_ecm, simulate_ecm
+from cellmodels.reduction.identify import ECMIdentifier, NotFittedError
+
+CELL = "semisolid_lfp_power"
+SOC = (0.3, 0.5, 0.7)
+TEMPERATURE_K = 298.15
+
+
+@pytest.fixture(scope="module")
+def cell():
+    return load_cell(CELL)
+
+
+@pytest.fixture(scope="module")
+def fitted(cell):
+    """3 SOC x 1 temperature on the SPMe (isothermal): about 10 s."""
+    ident = ECMIdentifier(soc=SOC, temperature_K=[TEMPERATURE_K], model="SPMe")
+    returned = ident.fit(cell)
+    return ident, returned
+
+
+def held_out(capacity_Ah: float):
+    """A held-out load, unlike the identification sequence (seed 7, holds 0.3-30 s):
+    fast 3C/0.5C swings with 0.5-1 s holds, a 4C burst, rest, a 1.5C-4C-charge staircase,
+    and rest. ZOH ``(time_s, current_A)`` and the output grid (every 50 ms and every edge).
+    """
+    tp = np.array([0, 0.5, 1.5, 2.0, 3.0, 3.5, 4.5, 5.0, 6.0, 8.0, 10.0, 20.0, 25.0, 27.0,
+                   30.0, 40.0])
+    ip = capacity_Ah * np.array([3, 0.5, 3, 0.5, 3, 0.5, 3, 4, 0.5, 2, 0, 1.5, 4, -1, 0, 0])
+    t = np.unique(np.concatenate([np.arange(0.0, 40.0 + 1e-9, 0.05), tp]))
+    i = ip[np.searchsorted(tp, t, side="right") - 1]
+    return tp, ip, t, i
+
+
+# ------------------------------------------------------------------ estimator contract
+
+
+def test_settings_are_stored_unchanged_and_not_checked_in_the_constructor():
+    ident = ECMIdentifier(n_rc=9, soc=(0.5, 0.2), temperature_K=[1.0], model="P2D")
+    assert (ident.n_rc, ident.soc, ident.temperature_K, ident.model) == (
+        9, (0.5, 0.2), [1.0], "P2D")
+    assert not hasattr(ident, "ecm_")
+
+
+def test_not_fitted_before_fit(tmp_path):
+    ident = ECMIdentifier()
+    with pytest.raises(NotFittedError, match="not fitted yet. Call 'fit'"):
+        ident.save(tmp_path / "x.ecm.h5")
+    with pytest.raises(ValueError, match="not fitted yet"):  # NotFittedError is a ValueError
+        ident._fitted()
+    assert not (tmp_path / "x.ecm.h5").exists()
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [
+        ({"n_rc": 5}, r"The 'n_rc' of ECMIdentifier must be in the range \[0, 4\]. Got 5 "),
+        ({"n_rc": -1}, r"The 'n_rc' of ECMIdentifier must be in the range \[0, 4\]. Got -1 "),
+        ({"n_rc": 1.5}, r"The 'n_rc' of ECMIdentifier must be an integer. Got 1.5 "),
+        ({"n_rc": True}, r"The 'n_rc' of ECMIdentifier must be an integer. Got True "),
+        ({"soc": (0.5, 0.3, 0.7)}, (r"The 'soc' grid of ECMIdentifier must increase. "
+                                    r"Got \[0.5, 0.3, 0.7\]")),
+        ({"soc": (0.3, 0.3)}, r"The 'soc' grid of ECMIdentifier must increase"),
+        ({"soc": (0.5,)}, r"The 'soc' grid of ECMIdentifier must increase"),
+        ({"soc": (0.2, 1.2)}, (r"The 'soc' grid of ECMIdentifier must be in the range "
+                               r"\[0, 1\]. Got 1.2 ")),
+        ({"temperature_K": [298.15, 350.0]},
+         (r"The 'temperature_K' for cell semisolid_lfp_power must be in the range "
+          r"\[263.15, 333.15\]. Got 350.0 ")),
+        ({"temperature_K": [250.0]}, (r"The 'temperature_K' for cell semisolid_lfp_power "
+                                      r"must be in the range")),
+        ({"temperature_K": [313.15, 298.15]}, (r"The 'temperature_K' grid of ECMIdentifier "
+                                               r"must increase. Got \[313.15, 298.15\]")),
+        ({"sequence_s": 0.0}, (r"The 'sequence_s' of ECMIdentifier must be in the range "
+                               r"\(0, 36000\]")),
+        ({"ocv_points": 2}, r"The 'ocv_points' of ECMIdentifier must be in the range"),
+        ({"model": "P2D"}, (r"The 'model' argument must be one of \('DFN', 'SPMe', 'SPM'\). "
+                            r"Got 'P2D'")),
+    ],
+)
+def test_bad_settings_are_refused_by_fit(cell, settings, match):
+    ident = ECMIdentifier(**settings)
+    with pytest.raises(InputError, match=match):
+        ident.fit(cell)
+    assert not hasattr(ident, "ecm_")
+
+
+# ------------------------------------------------------------------ a real identification
+
+
+def test_fit_returns_self_with_learned_attributes(fitted, cell, tmp_path):
+    ident, returned = fitted
+    assert returned is ident
+    ecm = ident.ecm_
+    assert ecm.n_rc == 2
+    assert ident.seconds_ > 0
+    assert [(r["soc"], r["temperature_K"]) for r in ident.fit_table_] == [
+        (s, TEMPERATURE_K) for s in SOC]
+    assert ecm.validity["soc_min"] == SOC[0] and ecm.validity["soc_max"] == SOC[-1]
+    assert ecm.validity["temperature_min_K"] == ecm.validity["temperature_max_K"] == TEMPERATURE_K
+    assert ecm.provenance["cell_sha256"] == cell.sha256
+    # the time constants are shared over SOC and ordered
+    tau = ecm.rc_tau_s[:, :, 0]
+    assert np.allclose(tau, tau[:, :1])
+    assert tau[0, 0] < tau[1, 0]
+    # save() writes what load_ecm reads back, exactly
+    path = ident.save(tmp_path / "semisolid.ecm.h5")
+    assert load_ecm(path) == ecm
+
+
+def test_identified_ecm_reproduces_its_physics_model_on_a_held_out_profile(fitted, cell):
+    """The ECM against the SPMe it was identified from (isothermal, 25 degC), on a load
+    it was not fitted to, inside its SOC grid (0.6 -> about 0.57).
+
+    Tolerance: RMSE <= 2 mV and max |error| <= 5 mV. The error left is the linear ECM's
+    amplitude-independent fit of a nonlinear model (measured: about 0.4 mV RMSE, 1 mV
+    max) and the SOC interpolation; 2 and 5 mV are 4 % and 10 % of the 47 mV ohmic drop
+    at 4C, and well inside the DFN acceptance (5 mV RMSE, 25 mV max). The second check
+    makes sure the match is not trivial: the error is below 5 % of the voltage's own
+    swing around its open-circuit value.
+    """
+    ident, _ = fitted
+    tp, ip, t, i = held_out(cell.capacity_Ah)
+    phys = simulate(cell, initial_soc=0.6, temperature_K=TEMPERATURE_K, current_A=ip,
+                    time_s=tp, t_out=t, model="SPMe", thermal="isothermal")
+    ecm = simulate_ecm(ident.ecm_, t, current_A=i, initial_soc=0.6,
+                       temperature_K=TEMPERATURE_K, thermal=False)
+    np.testing.assert_array_equal(phys.time_s, t)
+    err = ecm.voltage_V - phys.voltage_V
+    rmse, worst = float(np.sqrt(np.mean(err**2))), float(np.max(np.abs(err)))
+    assert rmse <= 2e-3, f"RMSE {1e3 * rmse:.2f} mV"
+    assert worst <= 5e-3, f"max {1e3 * worst:.2f} mV"
+    swing = float(np.sqrt(np.mean((phys.ocv_V - phys.voltage_V) ** 2)))
+    assert rmse < 0.05 * swing, (rmse, swing)
+    # same charge counted: the SOC of both models agrees
+    np.testing.assert_allclose(ecm.soc, phys.soc, atol=1e-6)
+
+
+def test_outside_the_identified_grid_warns(fitted):
+    ident, _ = fitted
+    t = np.linspace(0.0, 2.0, 5)
+    with pytest.warns(ValidityWarning, match=r"soc = 0.9 is 0.2 outside the identified "
+                                             r"range \[0.3, 0.7\]"):
+        simulate_ecm(ident.ecm_, t, current_A=np.full(5, 1.0), initial_soc=0.9,
+                     temperature_K=TEMPERATURE_K, thermal=False)
+
+
+# ------------------------------------------------------------------ the held-out profile
+
+
+def test_validation_profile_is_seeded_and_stays_in_its_envelope():
+    from validation.case_reduction import INITIAL_SOC, PAUSE_S, ai_profile
+
+    q = 20.0
+    tp, ip = ai_profile(q, q)
+    tp2, ip2 = ai_profile(q, q)
+    np.testing.assert_array_equal(tp, tp2)
+    np.testing.assert_array_equal(ip, ip2)
+    assert np.all(np.diff(tp) >= 1e-3 - 1e-12)  # ZOH steps on a 1 ms grid
+    np.testing.assert_allclose(tp * 1e3, np.round(tp * 1e3), atol=1e-6)
+    assert ip[-1] == ip[-2]  # no edge at the end time
+    on = ip[:-1][ip[:-1] != 0]
+    assert on.min() >= 0.5 * q - 1e-9 and on.max() <= 5.0 * q + 1e-9  # discharge only
+    mid = (tp[:-1] + tp[1:]) / 2
+    paused = (mid > PAUSE_S[0]) & (mid < PAUSE_S[1])
+    assert np.all(ip[:-1][paused] == 0.0) and paused.any()
+    soc = INITIAL_SOC - np.cumsum(ip[:-1] * np.diff(tp)) / 3600.0 / q
+    assert soc.min() >= 0.2
+    # a different seed is a different profile
+    assert not np.array_equal(ai_profile(q, q, seed=1)[0], tp)
