@@ -164,3 +164,11 @@ def test_every_model_runs_for_liquid_and_semisolid(tmp_path, model):
     b = cm.simulate(semi, **kw)
     assert b.voltage_V[-1] < a.voltage_V[-1] < a.ocv_V[0]
     assert b.heat_W["total_W"][-1] > a.heat_W["total_W"][-1] > 0
+
+
+def test_profile_whose_last_sample_changes_value_is_closed_cleanly(lfp):
+    # regression: a changed last value put two knots at the end time and gave NaN there
+    run = cm.simulate(lfp, initial_soc=0.5, temperature_K=298.15,
+                      current_A=[2.0, 4.0, 0.0], time_s=[0.0, 5.0, 10.0])
+    assert np.all(np.isfinite(run.voltage_V))
+    np.testing.assert_allclose(run.current_A[-1], 4.0, rtol=1e-12)

@@ -80,14 +80,16 @@ def piecewise_constant(time_s: Sequence[float], values: Sequence[float], name: s
             f"The 'time_s' array must increase by more than {2 * EDGE_S:g} s per sample. "
             f"Got {float(t[k])!r} then {float(t[k + 1])!r} at sample {k}."
         )
-    edges = np.flatnonzero(np.diff(v) != 0) + 1
+    # The last sample only closes the profile: a change of value there has no interval to
+    # hold on, so it is not applied (and would otherwise put two knots at the end time).
+    edges = np.flatnonzero(np.diff(v[:-1]) != 0) + 1
     tt = [t[0]]
     vv = [v[0]]
     for k in edges:
         tt += [t[k] - EDGE_S, t[k]]
         vv += [v[k - 1], v[k]]
     tt.append(t[-1])
-    vv.append(v[-1])
+    vv.append(v[-2])
     interp = pybamm.Interpolant(np.array(tt), np.array(vv), pybamm.t, name=name,
                                 interpolator="linear")
     return interp, t[edges]
@@ -131,7 +133,8 @@ def simulate(
         Length of a constant-input run [s]. For a profile, ``time_s`` sets it.
     current_A, power_W : float or array
         Exactly one of them. Discharge positive. An array is a zero-order-hold profile on
-        ``time_s``: the value ``x[k]`` holds from ``time_s[k]`` to ``time_s[k+1]``.
+        ``time_s``: the value ``x[k]`` holds from ``time_s[k]`` to ``time_s[k+1]``; the last
+        sample only closes the profile.
     stop_at_cutoff : bool
         If True, reaching a voltage cut-off ends the run normally (a discharge "until
         cut-off"); otherwise it raises :class:`SolverError`.
