@@ -90,6 +90,63 @@ def _cmd_dutycycle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ups(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .dutycycles import load_profile
+    from .reduction import load_ecm
+    from .ups import load_config, simulate_ups
+
+    ecm = load_ecm(args.ecm)
+    profile = load_profile(args.profile)
+    config = load_config(args.config)
+    result = simulate_ups(ecm, profile, config, dt_s=args.dt, progress=True,
+                          full_resolution=args.full or None)
+    out = Path(args.out)
+    path = result.save(out)
+    png = plot_ups_summary(result, out.with_suffix(".png"))
+    m = result.metrics()
+    print(f"Wrote {path} and {png}")
+    for key in sorted(m):
+        value = m[key]
+        print(f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}")
+    return 0
+
+
+def plot_ups_summary(result, path):
+    """PNG: load and grid power, battery current, peak cell temperature (bin min/max/mean)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._atomic import atomic_path
+
+    span = float(result.time_s[-1]) if len(result.time_s) else 0.0
+    scale, unit = (3600.0, "h") if span > 7200 else (1.0, "s")
+    t = result.time_s / scale
+    d = result.decimated
+    fig, axes = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
+    for name, label in (("load_W", "load"), ("grid_W", "grid")):
+        axes[0].fill_between(t, d[name][:, 0] / 1e3, d[name][:, 1] / 1e3, alpha=0.3)
+        axes[0].plot(t, d[name][:, 2] / 1e3, lw=0.8, label=f"{label} (bin mean; band min-max)")
+    axes[0].set_ylabel("power [kW]")
+    axes[0].legend(fontsize=8)
+    axes[1].fill_between(t, d["current_A"][:, 0], d["current_A"][:, 1], alpha=0.3)
+    axes[1].plot(t, d["current_A"][:, 2], lw=0.8)
+    axes[1].set_ylabel("battery current [A]")
+    axes[2].plot(t, d["temperature_max_K"][:, 1] - 273.15, lw=0.8)
+    axes[2].set_ylabel("peak cell temperature [degC]")
+    axes[2].set_xlabel(f"time [{unit}]")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import run_validation
 
@@ -137,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help='TOML file: generator settings, or generator = "trace"')
     p.add_argument("-o", "--out", required=True, help="profile file to write (.h5); PNG beside it")
     p.set_defaults(func=_cmd_dutycycle)
+
+    p = sub.add_parser("ups", help="run the UPS on a load profile with the reduced cell")
+    p.add_argument("--ecm", required=True, help="ECM file (.ecm.h5)")
+    p.add_argument("--profile", required=True, help="load profile (.h5 from dutycycle)")
+    p.add_argument("--config", required=True, help="UPS configuration (TOML)")
+    p.add_argument("-o", "--out", required=True, help="result file to write (.h5); PNG beside")
+    p.add_argument("--dt", type=float, default=None, help="step [s] (default: the profile's)")
+    p.add_argument("--full", action="store_true", help="keep every step, not only bins")
+    p.set_defaults(func=_cmd_ups)
 
     p = sub.add_parser("validate", help="run validation cases, write validation/REPORT.md")
     p.add_argument("--dir", default="validation", help="the repository's validation folder")

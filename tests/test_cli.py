@@ -68,3 +68,26 @@ def test_dutycycle_unknown_key_suggests(tmp_path, capsys):
     cfg.write_text('generator = "synchronized_training"\nrack_peak_w = 1.0\n')
     assert main(["dutycycle", str(cfg), "-o", str(tmp_path / "p.h5")]) == 2
     assert "rack_peak_W" in capsys.readouterr().err
+
+
+def test_ups_run_from_files(tmp_path, capsys):
+    """dutycycle -> ups, as a user chains them: result file, PNG, metrics printed."""
+    from cellmodels.reduction import save_ecm
+
+    from .test_ecm import make_ecm
+
+    ecm = save_ecm(make_ecm(capacity_Ah=50.0), tmp_path / "cell.ecm.h5")
+    prof = tmp_path / "p.toml"
+    prof.write_text('generator = "synchronized_training"\nrack_peak_W = 2000.0\n'
+                    "n_racks = 1\nduration_s = 20.0\ndt_s = 0.01\n"
+                    "checkpoint_interval_s = 1000.0\njob_start_ramp_s = 0.0\n"
+                    "job_stop_ramp_s = 0.0\n")
+    assert main(["dutycycle", str(prof), "-o", str(tmp_path / "p.h5")]) == 0
+    cfg = tmp_path / "ups.toml"
+    cfg.write_text("[rectifier]\nrated_W = 4000.0\n[inverter]\nrated_W = 4000.0\n"
+                   "[battery]\nn_series = 4\nn_parallel = 1\n")
+    assert main(["ups", "--ecm", str(ecm), "--profile", str(tmp_path / "p.h5"), "--config",
+                 str(cfg), "-o", str(tmp_path / "run.h5")]) == 0
+    out = capsys.readouterr().out
+    assert "grid_max_ramp_W_per_s" in out
+    assert (tmp_path / "run.png").stat().st_size > 10_000
