@@ -31,11 +31,9 @@ def test_value_outside_range_names_parameter_range_and_value(tmp_path):
     def mutate(doc):
         doc["Parameterisation"]["Negative electrode"]["Particle radius [m]"] = 1e-3
 
-    with pytest.raises(
-        ParameterError,
-        match=r"'Negative electrode/Particle radius \[m\]' must be in the plausible range "
-        r"\[1e-08, 5e-05\]. Got 0.001 instead",
-    ):
+    with pytest.raises(ParameterError, match=(
+        r"'Negative electrode/Particle radius \[m\]' must be in the plausible range "
+        r"\[1e-08, 5e-05\]. Got 0.001 instead")):
         cm.load_cell(_own_set(tmp_path, mutate))
 
 
