@@ -59,13 +59,18 @@ def discover(directory: Path) -> list[Case]:
     return cases
 
 
+def _cell(text) -> str:
+    """Markdown table cell: a '|' in the text must not end the cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def _table(rows: list[dict]) -> str:
     if not rows:
         return ""
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
-        cells = [f"{r.get(k):.4g}" if isinstance(r.get(k), float) else str(r.get(k, ""))
+        cells = [f"{r.get(k):.4g}" if isinstance(r.get(k), float) else _cell(r.get(k, ""))
                  for k in keys]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -83,8 +88,8 @@ def write_report(results: list[CaseResult], path: Path) -> None:
     ]
     for r in results:
         mark = "yes" if r.passed else "**no**"
-        lines.append(f"| {r.name} | {r.metric} | {r.target} | {r.result} | {mark} | "
-                     f"{r.seconds:.1f} | {r.date} |")
+        cells = [_cell(x) for x in (r.name, r.metric, r.target, r.result)]
+        lines.append("| " + " | ".join(cells) + f" | {mark} | {r.seconds:.1f} | {r.date} |")
     for r in results:
         lines += ["", f"## {r.name}", "", f"Data: {r.data_source}", "",
                   f"Metric: {r.metric}. Target: {r.target}. Result: {r.result}.", ""]
