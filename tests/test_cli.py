@@ -91,3 +91,15 @@ def test_ups_run_from_files(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "grid_max_ramp_W_per_s" in out
     assert (tmp_path / "run.png").stat().st_size > 10_000
+
+
+def test_cells_without_the_data_folder_says_which_sets_need_it(tmp_path, capsys, monkeypatch):
+    import cellmodels.data as data
+
+    monkeypatch.setenv("CELLMODELS_DATA_DIR", str(tmp_path))  # empty: nothing to read
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda *a, **k: (_ for _ in ()).throw(
+        OSError("no network in this test")))
+    assert main(["cells"]) == 0
+    out = capsys.readouterr().out
+    assert "aboutenergy_lfp" in out and "not loaded" in out and "semisolid_lfp_power" in out
