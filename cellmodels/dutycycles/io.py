@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_path
+from .._h5 import open_checked
 from ..errors import FileFormatError, InputError, range_message, suggest
 from .profile import Profile
 
@@ -98,24 +99,9 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
 
 def load_profile(path: str | Path) -> Profile:
     """Read a profile file written by :func:`save_profile` (same schema version)."""
-    import h5py
 
     path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(f"No profile file at {path}.")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise FileFormatError(f"{path} is not a readable HDF5 file (corrupt or truncated): "
-                              f"{exc}") from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise FileFormatError(f"{path} is not a cellmodels profile file (format attribute "
-                                  f"{f.attrs.get('format')!r}, expected {FORMAT!r}).")
-        version = int(f.attrs.get("schema_version", -1))
-        if version != SCHEMA_VERSION:
-            raise FileFormatError(f"{path} has profile schema version {version}; this "
-                                  f"cellmodels reads schema version {SCHEMA_VERSION}.")
+    with open_checked(path, FORMAT, SCHEMA_VERSION, "profile") as f:
         try:
             quantity = str(f.attrs["quantity"])
             if quantity not in _UNITS:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_path
+from .._h5 import open_checked
 from ..errors import FileFormatError, ParameterError
 from .ecm import ECM, SCHEMA_VERSION
 
@@ -69,24 +70,8 @@ def save_ecm(ecm: ECM, path: str | Path) -> Path:
 
 def load_ecm(path: str | Path) -> ECM:
     """Read an ECM file written by :func:`save_ecm` (same schema version)."""
-    import h5py
-
     path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(f"No ECM file at {path}.")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise FileFormatError(f"{path} is not a readable HDF5 file (corrupt or truncated): "
-                              f"{exc}") from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise FileFormatError(f"{path} is not a cellmodels ECM file (format attribute "
-                                  f"{f.attrs.get('format')!r}, expected {FORMAT!r}).")
-        version = int(f.attrs.get("schema_version", -1))
-        if version != SCHEMA_VERSION:
-            raise FileFormatError(f"{path} has ECM schema version {version}; this cellmodels "
-                                  f"reads schema version {SCHEMA_VERSION}.")
+    with open_checked(path, FORMAT, SCHEMA_VERSION, "ECM") as f:
         try:
             kwargs = {key: np.asarray(f[key][()]) for key in _ARRAYS}
             kwargs.update({key: float(f.attrs[key]) for key in _SCALARS})

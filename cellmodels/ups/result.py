@@ -50,13 +50,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_path
+from .._h5 import open_checked
 from ..errors import FileFormatError, InputError
 from . import kernel as K
 
@@ -415,79 +415,58 @@ class UPSResult:
         import h5py
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.close(fd)
-        try:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["format"] = FORMAT
-                f.attrs["schema_version"] = SCHEMA_VERSION
-                f.attrs["ecm_name"] = self.ecm_name
-                f.attrs["dt_s"] = self.dt_s
-                f.attrs["n_steps"] = self.n_steps
-                f.attrs["decimation_s"] = self.decimation_s
-                f.attrs["spectral_dt_s"] = self.spectral_dt_s
-                f.attrs["status"] = self.status
-                f.attrs["message"] = self.message
-                f.attrs["success"] = self.success
-                f.attrs["config"] = json.dumps(self.config)
-                f.attrs["run"] = json.dumps(self.run)
-                ds = f.create_dataset("time_s", data=self.time_s)
-                ds.attrs["unit"] = "s"
-                g = f.create_group("decimated")
-                g.attrs["columns"] = ",".join(_STATS)
-                for name, a in self.decimated.items():
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["schema_version"] = SCHEMA_VERSION
+            f.attrs["ecm_name"] = self.ecm_name
+            f.attrs["dt_s"] = self.dt_s
+            f.attrs["n_steps"] = self.n_steps
+            f.attrs["decimation_s"] = self.decimation_s
+            f.attrs["spectral_dt_s"] = self.spectral_dt_s
+            f.attrs["status"] = self.status
+            f.attrs["message"] = self.message
+            f.attrs["success"] = self.success
+            f.attrs["config"] = json.dumps(self.config)
+            f.attrs["run"] = json.dumps(self.run)
+            ds = f.create_dataset("time_s", data=self.time_s)
+            ds.attrs["unit"] = "s"
+            g = f.create_group("decimated")
+            g.attrs["columns"] = ",".join(_STATS)
+            for name, a in self.decimated.items():
+                ds = g.create_dataset(name, data=a)
+                ds.attrs["unit"] = K.CHANNEL_UNITS[name]
+            g = f.create_group("spectral")
+            g.attrs["dt_s"] = self.spectral_dt_s
+            for name, a in self.spectral.items():
+                ds = g.create_dataset(name, data=a)
+                ds.attrs["unit"] = "W"
+            if self.full is not None:
+                g = f.create_group("full")
+                g.attrs["dt_s"] = self.dt_s
+                for name, a in self.full.items():
                     ds = g.create_dataset(name, data=a)
                     ds.attrs["unit"] = K.CHANNEL_UNITS[name]
-                g = f.create_group("spectral")
-                g.attrs["dt_s"] = self.spectral_dt_s
-                for name, a in self.spectral.items():
-                    ds = g.create_dataset(name, data=a)
-                    ds.attrs["unit"] = "W"
-                if self.full is not None:
-                    g = f.create_group("full")
-                    g.attrs["dt_s"] = self.dt_s
-                    for name, a in self.full.items():
-                        ds = g.create_dataset(name, data=a)
-                        ds.attrs["unit"] = K.CHANNEL_UNITS[name]
-                g = f.create_group("energy")
-                for name, v in self.energy_J.items():
-                    ds = g.create_dataset(name, data=float(v))
-                    ds.attrs["unit"] = _energy_unit(name)
-                g = f.create_group("limits")
-                for name, v in self.limits.items():
-                    sub = g.create_group(name)
-                    for key, value in v.items():
-                        sub.attrs[key] = value
-                g = f.create_group("cells")
-                for name, a in self.cells.items():
-                    ds = g.create_dataset(name, data=np.asarray(a))
-                    ds.attrs["unit"] = _CELL_UNITS[name]
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            g = f.create_group("energy")
+            for name, v in self.energy_J.items():
+                ds = g.create_dataset(name, data=float(v))
+                ds.attrs["unit"] = _energy_unit(name)
+            g = f.create_group("limits")
+            for name, v in self.limits.items():
+                sub = g.create_group(name)
+                for key, value in v.items():
+                    sub.attrs[key] = value
+            g = f.create_group("cells")
+            for name, a in self.cells.items():
+                ds = g.create_dataset(name, data=np.asarray(a))
+                ds.attrs["unit"] = _CELL_UNITS[name]
         return path
 
 
 def load_result(path: str | Path) -> UPSResult:
     """Read a file written by :meth:`UPSResult.save` (same schema version)."""
-    import h5py
 
     path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise FileFormatError(f"The UPS result file {path} is corrupt or truncated ({exc}).") \
-            from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise FileFormatError(f"The file {path} is not a UPS result (format "
-                                  f"{f.attrs.get('format')!r}).")
-        version = int(f.attrs.get("schema_version", -1))
-        if version != SCHEMA_VERSION:
-            raise FileFormatError(f"The UPS result file {path} has schema version {version}; "
-                                  f"this cellmodels reads version {SCHEMA_VERSION}.")
+    with open_checked(path, FORMAT, SCHEMA_VERSION, "UPS result") as f:
         try:
             full = None
             if "full" in f:
