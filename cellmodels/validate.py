@@ -8,6 +8,8 @@ figure). Cases marked ``fast`` also run in the test suite (``tests/test_validati
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import json
 import sys
@@ -125,7 +127,6 @@ def run_validation(directory: str | Path = "validation", only=None, fast: bool =
     # run interrupted and started again) updates those and keeps the others, so the
     # report always covers every case that has been run, each with its own date.
     store = directory / "results.json"
-    previous = _load_results(store)
     order = [c.name for c in discover(directory)]
     failed = False
     for case in cases:
@@ -141,11 +142,25 @@ def run_validation(directory: str | Path = "validation", only=None, fast: bool =
         failed |= not res.passed
         print(f"[validate] {case.name}: {res.result} ({'pass' if res.passed else 'FAIL'}, "
               f"{res.seconds:.1f} s)", flush=True)
-        previous[case.name] = res
-        results = [previous[n] for n in order if n in previous]
-        write_report(results, directory / "REPORT.md")
-        write_text(store, json.dumps([asdict(r) for r in results], indent=1, default=str))
+        # Several `cellmodels validate --only ...` may run at once (one per case, on
+        # a 2-core machine): the store is re-read under a lock so none loses another's.
+        with _locked(directory / ".results.lock"):
+            previous = _load_results(store)
+            previous[case.name] = res
+            results = [previous[n] for n in order if n in previous]
+            write_report(results, directory / "REPORT.md")
+            write_text(store, json.dumps([asdict(r) for r in results], indent=1, default=str))
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _load_results(store: Path) -> dict[str, CaseResult]:
