@@ -18,7 +18,7 @@ from pathlib import Path
 from ._atomic import atomic_path
 from .errors import DataError, suggest
 
-__all__ = ["DataFile", "REGISTRY", "data_dir", "path", "verify"]
+__all__ = ["REGISTRY", "DataFile", "data_dir", "path", "verify"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ _FILES = (
     DataFile("nissan_leaf_ornl/1C-Discharge-Bitrode-data.csv", "batterysim/nissan-leaf-data", "b2222ed14a678424c1ba4cd07b4adea38b9d08b0", "data/1C-Discharge-Bitrode-data.csv", "3af0e85787bdd5c3d3a8534af8401a8dafa3c5cc039ec0fa23d1d47be5d5ba5f", "MIT"),
     DataFile("nissan_leaf_ornl/2C-Discharge-Bitrode-data.csv", "batterysim/nissan-leaf-data", "b2222ed14a678424c1ba4cd07b4adea38b9d08b0", "data/2C-Discharge-Bitrode-data.csv", "4388b2b4d6c17dccf3a3b858f0883a1a884a277924116ab1e9211fa06bab9971", "MIT"),
     DataFile("nissan_leaf_ornl/3C-Discharge-Bitrode-data.csv", "batterysim/nissan-leaf-data", "b2222ed14a678424c1ba4cd07b4adea38b9d08b0", "data/3C-Discharge-Bitrode-data.csv", "99bd84075044b3f182515b191c57e981e05ac5da5a10419599189017ea10f52f", "MIT"),
+    DataFile("nissan_leaf_ornl/README.md", "batterysim/nissan-leaf-data", "b2222ed14a678424c1ba4cd07b4adea38b9d08b0", "README.md", "9227ee2de69a487f6106ac45644e14890114c4cfd868fd91f98dc7e407ad2d0e", "MIT"),
     DataFile("nissan_leaf_ornl/NissanLeaf-cell-Cycling-10C-24C-40C.csv", "batterysim/nissan-leaf-data", "b2222ed14a678424c1ba4cd07b4adea38b9d08b0", "data/NissanLeaf-cell-Cycling-10C-24C-40C.csv", "001da8a81df8bed09c6edc383b629f7410df8fffcbf682b19d90a8b352e47719", "MIT"),
     DataFile("nissan_leaf_ornl/NissanLeaf-cell-Low-Current-HPPC-10C.csv", "batterysim/nissan-leaf-data", "b2222ed14a678424c1ba4cd07b4adea38b9d08b0", "data/NissanLeaf-cell-Low-Current-HPPC-10C.csv", "6831e64d42865fef1def9e47bfa95bd165b0053be4d9b8a786707421e78b613a", "MIT"),
     DataFile("nissan_leaf_ornl/NissanLeaf-cell-Low-Current-HPPC-25C-2.csv", "batterysim/nissan-leaf-data", "b2222ed14a678424c1ba4cd07b4adea38b9d08b0", "data/NissanLeaf-cell-Low-Current-HPPC-25C-2.csv", "8b4135978f150d465dbd5b83f55f7235b8fbd0c39a91fa9033a65c11622f6bf1", "MIT"),
@@ -68,6 +69,7 @@ _FILES = (
     DataFile("nissan_leaf_ornl/Temperature-2C-discharge.lvm", "batterysim/nissan-leaf-data", "b2222ed14a678424c1ba4cd07b4adea38b9d08b0", "data/Temperature-2C-discharge.lvm", "5831442ed2ee5c97a984a3f4dab80ecd00fda64a839b28b0b865ec42aeeedee5", "MIT"),
     DataFile("nissan_leaf_ornl/Temperature-3C-discharge.lvm", "batterysim/nissan-leaf-data", "b2222ed14a678424c1ba4cd07b4adea38b9d08b0", "data/Temperature-3C-discharge.lvm", "bd3b57e852e6db42236cdf98cffcefcd7e941b3c60941c7e7048d65fa5ca123e", "MIT"),
     DataFile("pybamm_ecker2015_kokam/Ecker_1C.csv", "pybamm-team/PyBaMM", "508e419ecde65f66ee17f1ec7231a32d8baeed96", "pybamm/input/discharge_data/Ecker2015/Ecker_1C.csv", "428dc5113a6430492f430fb9e895f67d3e20f5643dc49a1cc0a922b92a5a8e01", "BSD-3-Clause"),
+    DataFile("pybamm_ecker2015_kokam/README.md", "pybamm-team/PyBaMM", "508e419ecde65f66ee17f1ec7231a32d8baeed96", "pybamm/input/discharge_data/Ecker2015/README.md", "5cedcb506c0a52bf0582fe4dbe095ca618d399bf44807beb7ed33daba3b1a4ba", "BSD-3-Clause"),
     DataFile("pybamm_ecker2015_kokam/Ecker_5C.csv", "pybamm-team/PyBaMM", "508e419ecde65f66ee17f1ec7231a32d8baeed96", "pybamm/input/discharge_data/Ecker2015/Ecker_5C.csv", "a89f8bf6e305b2a4195e1fae5e803277a40ed7557d263ef726f621803dcbb495", "BSD-3-Clause"),
     DataFile("samsung_inr21700_30t_pybop/multipulse_hppc.xlsx", "pybop-team/PyBOP", "e8165e0438189ac91e09ffe2022b45ea63a43a18", "examples/data/Samsung_INR21700/multipulse_hppc.xlsx", "797f51ecd5a631d96c9797df46052eb92c6c0efd12b80b4553b995f4806d5eb8", "BSD-3-Clause"),
     DataFile("samsung_inr21700_30t_pybop/sample_drive_cycle.xlsx", "pybop-team/PyBOP", "e8165e0438189ac91e09ffe2022b45ea63a43a18", "examples/data/Samsung_INR21700/sample_drive_cycle.xlsx", "e4f7ee92202983988658a146a0997f1c68cafd271551b0d4e55bb01066230074", "BSD-3-Clause"),
