@@ -112,7 +112,7 @@ def _read_bitrode(file: Path, source: str) -> dict:
     unknown = np.flatnonzero(~np.isin(mode, _MODES))
     if unknown.size:
         k = int(unknown[0])
-        raise DataError(f"{source}: column 'Mode' holds {mode[k]!r} at sample {k} (line "
+        raise DataError(f"{source}: column 'Mode' holds {float(mode[k])!r} at sample {k} (line "
                         f"{k + off}); expected one of {', '.join(_MODES)}.")
     num["Mode"] = mode
     num["Data"] = np.array([r[_COL["Data"]].strip() for r in body])
@@ -136,8 +136,8 @@ def _check_bitrode(cols: dict, source: str) -> float:
     if bad.size > 0.01 * t.size:
         k = int(bad[0])
         raise DataError(
-            f"{source}: column 'Power(W)' = {p[k]!r} at sample {k} (line {k + off}) is not "
-            f"'Current(A)' x 'Voltage(V)' = {i[k]!r} x {v[k]!r}: are the current or voltage "
+            f"{source}: column 'Power(W)' = {float(p[k])!r} at sample {k} (line {k + off}) is not "
+            f"'Current(A)' x 'Voltage(V)' = {float(i[k])!r} x {float(v[k])!r}: are the current or voltage "
             "in mA or mV, or the columns in another order?")
     mode = cols["Mode"]
     dch, chg = (mode == "DCHG") & (np.abs(i) > 0.05), (mode == "CHRG") & (np.abs(i) > 0.05)
@@ -149,7 +149,7 @@ def _check_bitrode(cols: dict, source: str) -> float:
     if neg <= 0.01:
         return 1.0
     k = int(np.flatnonzero((dch & (i > 0)) | (chg & (i < 0)))[0])
-    raise DataError(f"{source}: column 'Current(A)' = {i[k]!r} at sample {k} (line {k + off}) "
+    raise DataError(f"{source}: column 'Current(A)' = {float(i[k])!r} at sample {k} (line {k + off}) "
                     f"has the other sign than the rest of its mode ({mode[k]}).")
 
 
@@ -242,7 +242,7 @@ def read_nissan_lvm(name: str | Path, *, interval_s: float = LVM_INTERVAL_S) -> 
             continue
         fields = line.split("\t")
         if fields[0].strip():
-            raise DataError(f"{source}: line {k + 1} starts with {fields[0]!r}; this reader "
+            raise DataError(f"{source}: line {k + 1} starts with {float(fields[0])!r}; this reader "
                             "takes headerless LabVIEW text (a leading tab, four channels).")
         try:
             vals = [float(x) for x in fields[1:]]
@@ -257,7 +257,7 @@ def read_nissan_lvm(name: str | Path, *, interval_s: float = LVM_INTERVAL_S) -> 
     bad = np.argwhere(~np.isfinite(arr) | (arr < -40) | (arr > 100))
     if bad.size:
         k, j = (int(x) for x in bad[0])
-        raise DataError(f"{source}: channel TC{j + 1} holds {arr[k, j]!r} at row {k}; a "
+        raise DataError(f"{source}: channel TC{j + 1} holds {float(arr[k, j])!r} at row {k}; a "
                         "thermocouple in degC must lie in [-40, 100].")
     chans = {f"TC{j + 1}": arr[:, j] + 273.15 for j in range(4)}
     return LvmTrace(time_s=np.arange(arr.shape[0]) * float(interval_s), temperature_K=chans,

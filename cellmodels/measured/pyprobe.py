@@ -69,20 +69,20 @@ def read_pyprobe(name: str | Path, *, capacity_Ah: float = NOMINAL_CAPACITY_AH) 
         bad = np.flatnonzero(~np.isfinite(col))
         if bad.size:
             k = int(bad[0])
-            raise DataError(f"{source}: column {label!r} holds {col[k]!r} at sample {k}; NaN "
+            raise DataError(f"{source}: column {label!r} holds {float(col[k])!r} at sample {k}; NaN "
                             "and inf are not allowed.")
     t, i, v = cols["Time [s]"], cols["Current [A]"], cols["Voltage [V]"]
     dt = np.diff(t)
     if np.any(dt <= 0):
         k = int(np.flatnonzero(dt <= 0)[0]) + 1
         raise DataError(f"{source}: column 'Time [s]' does not increase at sample {k}: "
-                        f"{t[k - 1]!r} then {t[k]!r}.")
+                        f"{float(t[k - 1])!r} then {float(t[k])!r}.")
     sign = detect_current_sign(i, v, source, "Current [A]")
     temp = cols.get("Temperature [C]")
     if temp is not None and (temp.min() < -40 or temp.max() > 100):
         k = int(np.argmax((temp < -40) | (temp > 100)))
         raise DataError(f"{source}: column 'Temperature [C]' must be in degC, in [-40, 100]. "
-                        f"Got {temp[k]!r} at sample {k} instead (kelvin?).")
+                        f"Got {float(temp[k])!r} at sample {k} instead (kelvin?).")
     ds = Dataset(
         time_s=t, current_A=sign * i, voltage_V=v,
         temperature_K=None if temp is None else temp + 273.15,

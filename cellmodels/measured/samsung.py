@@ -83,7 +83,7 @@ def _table(name, want: tuple[str, ...]):
         bad = np.flatnonzero(~np.isfinite(col))
         if bad.size:
             k = int(bad[0])
-            raise DataError(f"{source}: column {label!r} holds {col[k]!r} at sample {k}; NaN "
+            raise DataError(f"{source}: column {label!r} holds {float(col[k])!r} at sample {k}; NaN "
                             "and inf are not allowed.")
         out[label] = col
     return out, source, {**prov, "sheet": sheet}
@@ -94,7 +94,7 @@ def _drop_duplicates(cols: dict, source: str) -> tuple[dict, list[int]]:
     dup = np.flatnonzero(np.diff(t) == 0) + 1
     for k in dup:
         if any(cols[c][k] != cols[c][k - 1] for c in cols):
-            raise DataError(f"{source}: column 'Time' repeats {t[k]!r} at samples {k - 1} and "
+            raise DataError(f"{source}: column 'Time' repeats {float(t[k])!r} at samples {k - 1} and "
                             f"{k} with different values in the other columns.")
     keep = np.ones(t.size, bool)
     keep[dup] = False
@@ -127,7 +127,7 @@ def read_samsung(name: str | Path = f"{_PREFIX}multipulse_hppc.xlsx",
     if np.any(dt <= 0):
         k = int(np.flatnonzero(dt <= 0)[0]) + 1
         raise DataError(f"{source}: column 'Time' does not increase at sample {k}: "
-                        f"{t[k - 1]!r} then {t[k]!r}.")
+                        f"{float(t[k - 1])!r} then {float(t[k])!r}.")
     sign = detect_current_sign(i, v, source, "Current")
     ds = Dataset(
         time_s=t, current_A=sign * i, voltage_V=v,
@@ -161,6 +161,6 @@ def read_samsung_current(name: str | Path = f"{_PREFIX}sample_drive_cycle.xlsx"
     k = int(np.argmax(np.abs(i)))
     if abs(i[k]) > 15 * NOMINAL_CAPACITY_AH:
         raise DataError(f"{source}: column 'Current' must be in amperes, at most "
-                        f"{15 * NOMINAL_CAPACITY_AH:g} A. Got {i[k]!r} at sample {k} instead "
+                        f"{15 * NOMINAL_CAPACITY_AH:g} A. Got {float(i[k])!r} at sample {k} instead "
                         "(milliamperes?).")
     return t, i
