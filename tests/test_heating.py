@@ -218,15 +218,18 @@ def test_no_convergence_is_a_solver_error():
 
 def test_heating_map_records_failures_and_plots(tmp_path):
     ecm = make_ecm()
-    # the third depth moves 0.02 x 10 Ah in 0.5 s or 5 s: 1440 A or 144 A > 100 A validity
-    with pytest.warns(ValidityWarning, match=r"4 of 12 heating-map points use the ECM"):
+    # the third depth moves 0.02 x 10 Ah in 0.5 s or 5 s: 1440 A (an orbit above 1000 K:
+    # no physical steady state) or 144 A (> 100 A validity, and above 318 K: warned)
+    with pytest.warns(ValidityWarning, match=r"2 of 12 heating-map points use the ECM"):
         hmap = heating_map(ecm, [1e-4, 0.6, 0.02], [1.0, 10.0], [0.5, 2.0], soc=0.8)
     rise = hmap.values["rise_K"]
     assert rise.shape == (3, 2, 2)
     # a 60 % swing around SOC 0.8 leaves [0, 1]: recorded, not raised
-    assert set(hmap.errors) == {(1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)}
-    assert np.isnan(rise[1]).all() and np.isfinite(rise[[0, 2]]).all()
+    assert set(hmap.errors) == {(1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1), (2, 0, 0),
+                                (2, 0, 1)}
+    assert np.isnan(rise[1]).all() and np.isfinite(rise[[0, 2], 1]).all()
     assert "SOC range" in hmap.errors[(1, 0, 0)]
+    assert "above 1000 K" in hmap.errors[(2, 0, 0)]
     # more cooling, less rise; faster swings at the same depth carry more current
     assert np.all(rise[0, :, 0] > rise[0, :, 1])
     assert rise[0, 0, 0] > rise[0, 1, 0]
@@ -249,3 +252,16 @@ def test_expm_batch_matches_scipy():
         # both are Pade-13 with scaling and squaring: round-off times the condition
         scale = np.abs(want).max()
         np.testing.assert_allclose(got[k], want, rtol=0, atol=1e-12 * scale)
+
+
+def test_vector_table_lookup_is_the_ecms_own():
+    from cellmodels.life.heating import _bilinear_many
+
+    ecm = make_varying_ecm()
+    z = np.array([-0.1, 0.0, 0.33, 0.6, 1.0, 1.2])  # edges and beyond: clamped
+    t = np.array([250.0, 273.15, 290.0, 310.0, 318.15, 350.0])
+    r0 = _bilinear_many(ecm.soc, ecm.temperature_K, ecm.r0_Ohm, z, t)
+    rc = _bilinear_many(ecm.soc, ecm.temperature_K, ecm.rc_tau_s, z, t)
+    for k in range(z.size):
+        assert r0[k] == pytest.approx(ecm.r0(z[k], t[k]), rel=1e-14)
+        np.testing.assert_allclose(rc[:, k], ecm.rc(z[k], t[k])[1], rtol=1e-14)

@@ -200,6 +200,7 @@ _PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0,
            1187353796428800.0, 129060195264000.0, 10559470521600.0, 670442572800.0,
            33522128640.0, 1323241920.0, 40840800.0, 960960.0, 16380.0, 182.0, 1.0)
 _THETA13 = 5.371920351148152
+_T_PHYSICAL_MAX_K = 1000.0  # as simulate_ecm's bound on temperature_K
 
 
 def expm_batch(a: np.ndarray) -> np.ndarray:
@@ -232,6 +233,21 @@ def expm_batch(a: np.ndarray) -> np.ndarray:
         sel = s > k
         r[sel] = r[sel] @ r[sel]
     return r.reshape(shape)
+
+
+def _bilinear_many(xs, ys, table, x, y) -> np.ndarray:
+    """:func:`cellmodels.reduction.ecm.bilinear` at many points: ``table`` is ``(..., nx,
+    ny)``, ``x`` and ``y`` are ``(m,)``; returns ``(..., m)``. Clamped at the edges."""
+    x = np.clip(x, xs[0], xs[-1])
+    i = np.clip(np.searchsorted(xs, x) - 1, 0, len(xs) - 2)
+    wx = (x - xs[i]) / (xs[i + 1] - xs[i])
+    if len(ys) == 1:
+        return (1 - wx) * table[..., i, 0] + wx * table[..., i + 1, 0]
+    y = np.clip(y, ys[0], ys[-1])
+    j = np.clip(np.searchsorted(ys, y) - 1, 0, len(ys) - 2)
+    wy = (y - ys[j]) / (ys[j + 1] - ys[j])
+    return ((1 - wx) * (1 - wy) * table[..., i, j] + wx * (1 - wy) * table[..., i + 1, j]
+            + (1 - wx) * wy * table[..., i, j + 1] + wx * wy * table[..., i + 1, j + 1])
 
 
 def _dudt_integral(ecm: ECM) -> np.ndarray:
@@ -335,7 +351,8 @@ def periodic_heating(
         Bad waveform or argument (named, with its range and value).
     SolverError
         No periodic steady state (thermal runaway: heat rises with temperature faster than
-        cooling removes it) or no convergence in ``max_iter`` iterations.
+        cooling removes it; or an orbit above 1000 K, which no cell survives) or no
+        convergence in ``max_iter`` iterations.
 
     Warns
     -----
@@ -394,23 +411,21 @@ def periodic_heating(
     def matrices(t_tab):
         # the temperature state is the rise over the coolant, theta = T - T_amb: its
         # integral keeps the precision of the rise (not of 300 K)
+        r0 = _bilinear_many(ecm.soc, ecm.temperature_K, ecm.r0_Ohm, z_mid, t_tab)
+        r_k = _bilinear_many(ecm.soc, ecm.temperature_K, ecm.rc_R_Ohm, z_mid, t_tab)
+        tau_k = _bilinear_many(ecm.soc, ecm.temperature_K, ecm.rc_tau_s, z_mid, t_tab)
         A = np.zeros((m, size, size))
-        r0 = np.array([ecm.r0(z, t) for z, t in zip(z_mid, t_tab)])
-        rc = [ecm.rc(z, t) for z, t in zip(z_mid, t_tab)]
-        for j in range(m):
-            r_k, tau_k = rc[j]
-            ij = i_seg[j]
-            for k in range(n):
-                A[j, k, k] = -1.0 / tau_k[k]
-                A[j, k, i1] = r_k[k] * ij / tau_k[k]
-                A[j, iT, k] = ij / c_th
-                A[j, iEp, k] = ij
-            A[j, iT, iT] = -(ha + ij * e_seg[j]) / c_th
-            A[j, iT, i1] = (r0[j] * ij * ij - ij * e_seg[j] * t_amb) / c_th
-            A[j, iEo, i1] = r0[j] * ij * ij
-            A[j, iEr, iT] = -ij * e_seg[j]
-            A[j, iEr, i1] = -ij * e_seg[j] * t_amb
-            A[j, iS, iT] = 1.0
+        ks = np.arange(n)
+        A[:, ks, ks] = -1.0 / tau_k.T
+        A[:, ks, i1] = (r_k * i_seg / tau_k).T
+        A[:, iT, :n] = (i_seg / c_th)[:, None]
+        A[:, iEp, :n] = i_seg[:, None]
+        A[:, iT, iT] = -(ha + i_seg * e_seg) / c_th
+        A[:, iT, i1] = (r0 * i_seg**2 - i_seg * e_seg * t_amb) / c_th
+        A[:, iEo, i1] = r0 * i_seg**2
+        A[:, iEr, iT] = -i_seg * e_seg
+        A[:, iEr, i1] = -i_seg * e_seg * t_amb
+        A[:, iS, iT] = 1.0
         return A
 
     def orbit(A):
@@ -490,6 +505,11 @@ def periodic_heating(
     currents.append(i_seg[0])
     st = np.array(states)
     temps = t_amb + st[:, iT]
+    if temps.max() > _T_PHYSICAL_MAX_K:
+        raise SolverError(f"No physical periodic steady state: the orbit reaches "
+                          f"{temps.max():.6g} K, above {_T_PHYSICAL_MAX_K:g} K (the package's "
+                          f"bound for any temperature), at {i_max:.6g} A peak with hA = "
+                          f"{ha:g} W/K: the cell would be destroyed long before.")
 
     validity = _validity_messages(ecm, z_lo, z_hi, float(temps.min()), float(temps.max()), i_max)
     for msg in validity:
