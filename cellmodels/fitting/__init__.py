@@ -1,5 +1,25 @@
-"""Fitting: physics parameters and ECM tables to measured data, with uncertainty."""
+"""Fitting: physics parameters and ECM tables to measured data, with uncertainty.
 
+- :func:`fit_physics` fits any subset of a cell's physics parameters (:data:`FITTABLE`) to
+  several :class:`Experiment` records at once, with IDAKLU sensitivities for the Jacobian;
+  :func:`predict` runs the fitted model on held-out records; :func:`save_fitted` writes
+  the fitted cell as a parameter set with provenance.
+- :class:`FitResult` is what every fit returns: values, 95 % intervals and correlations
+  from the Jacobian, parameters the data cannot separate, residuals per experiment, plots.
+- :func:`dataset_from_spec` reads the DATA arguments of ``cellmodels fit``.
+"""
+
+from .datasets import dataset_from_spec, pulse_for_fit, rate_test
+from .physics import (
+    FACTOR_SUFFIX,
+    FITTABLE,
+    Experiment,
+    FitParameter,
+    PhysicsProblem,
+    fit_physics,
+    predict,
+    save_fitted,
+)
 from .result import (
     CONDITION_LIMIT,
     CORRELATION_LIMIT,
@@ -7,13 +27,26 @@ from .result import (
     FitResult,
     JacobianStatistics,
     jacobian_statistics,
+    plot_experiments,
 )
 
 __all__ = [
     "CONDITION_LIMIT",
     "CORRELATION_LIMIT",
+    "FACTOR_SUFFIX",
+    "FITTABLE",
+    "Experiment",
     "ExperimentResidual",
+    "FitParameter",
     "FitResult",
     "JacobianStatistics",
+    "PhysicsProblem",
+    "dataset_from_spec",
+    "fit_physics",
     "jacobian_statistics",
+    "plot_experiments",
+    "predict",
+    "pulse_for_fit",
+    "rate_test",
+    "save_fitted",
 ]

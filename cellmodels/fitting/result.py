@@ -47,6 +47,7 @@ __all__ = [
     "FitResult",
     "JacobianStatistics",
     "jacobian_statistics",
+    "plot_experiments",
 ]
 
 #: |correlation| above which two parameters are reported as not separable.
@@ -170,7 +171,8 @@ def jacobian_statistics(
 def to_physical(z: float, scaling: str, scale: float) -> float:
     """Parameter value from its fitted coordinate (see module docstring)."""
     if scaling == "log":
-        return float(10.0**z)
+        # An interval edge 300 decades out is an unbounded interval, not an overflow.
+        return math.inf if z > 300 else 0.0 if z < -300 else float(10.0**z)
     return float(z * scale)
 
 
@@ -204,6 +206,7 @@ class ExperimentResidual:
     temperature_measured_K: np.ndarray | None = field(default=None, repr=False)
     temperature_model_K: np.ndarray | None = field(default=None, repr=False)
     model_end_s: float | None = None
+    cutoff_V: float | None = None  #: the record's lower cut-off (its last voltage on a discharge)
     cutoff_handling: str = ""
     role: str = "fit"  #: "fit" or "prediction"
 
@@ -257,11 +260,35 @@ class ExperimentResidual:
 
     @property
     def capacity_model_Ah(self) -> float:
-        """Charge passed when the model stopped (its cut-off) or at the record's end [A.h]."""
+        """Charge passed when the model reaches ``cutoff_V`` [A.h].
+
+        Interpolated at the first compared sample where the model's voltage falls to
+        ``cutoff_V``; if it never does within the record, the charge where the model
+        stopped or at the record's end (then a lower bound: see
+        ``capacity_model_is_lower_bound``).
+        """
         q = self._charge_Ah()
+        v = self.voltage_model_V
+        if self.cutoff_V is not None:
+            below = np.flatnonzero(np.isfinite(v) & (v <= self.cutoff_V))
+            if below.size:
+                k = int(below[0])
+                if k == 0:
+                    return float(q[0])
+                # linear in voltage between the samples either side of the crossing
+                f = (v[k - 1] - self.cutoff_V) / (v[k - 1] - v[k])
+                return float(q[k - 1] + f * (q[k] - q[k - 1]))
         if self.model_end_s is None:
             return float(q[-1])
         return float(np.interp(self.model_end_s, self.time_s, q))
+
+    @property
+    def capacity_model_is_lower_bound(self) -> bool:
+        """True when the model did not reach ``cutoff_V`` within the record."""
+        if self.cutoff_V is None:
+            return False
+        v = self.voltage_model_V
+        return not bool(np.any(np.isfinite(v) & (v <= self.cutoff_V)))
 
     @property
     def temperature_rmse_K(self) -> float:
@@ -290,6 +317,8 @@ class ExperimentResidual:
             "max_abs_mV": 1e3 * self.max_abs_V,
             "capacity_measured_Ah": self.capacity_measured_Ah,
             "capacity_model_Ah": self.capacity_model_Ah,
+            "capacity_model_is_lower_bound": self.capacity_model_is_lower_bound,
+            "cutoff_V": self.cutoff_V,
             "model_reached_end": self.model_end_s is None,
             "coverage": self.coverage,
             "temperature_rmse_K": self.temperature_rmse_K,
@@ -541,55 +570,66 @@ class FitResult:
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        exps = self.experiments
-        if not exps:
-            raise InputError("This fit has no experiments to plot.")
-        if temperature is None:
-            temperature = any(
-                e.temperature_model_K is not None and e.temperature_measured_K is not None
-                for e in exps
-            )
-        rows = 3 if temperature else 2
-        ncol = len(exps)
-        fig, axes = plt.subplots(rows, ncol, figsize=(3.2 * ncol + 1, 2.4 * rows + 0.6),
-                                 squeeze=False, sharex="col")
-        for c, e in enumerate(exps):
-            t = e.time_s
-            tu, tl = (t / 3600.0, "time [h]") if t[-1] - t[0] > 3 * 3600 else (t, "time [s]")
-            ax = axes[0, c]
-            ax.plot(tu, e.voltage_measured_V, "k.", ms=2, label="measured")
-            ax.plot(tu, e.voltage_model_V, "C1-", lw=1.2, label="model")
-            ax.set_title(f"[{e.role}] {e.name}", fontsize=8)
-            if c == 0:
-                ax.set_ylabel("voltage [V]")
-                ax.legend(fontsize=7)
-            ax = axes[1, c]
-            ax.plot(tu, 1e3 * e.voltage_error_V, "C3-", lw=0.8)
-            ax.axhline(0.0, color="0.6", lw=0.5)
-            ax.text(0.02, 0.95, f"RMSE {1e3 * e.rmse_V:.1f} mV", transform=ax.transAxes,
-                    va="top", fontsize=7)
-            if c == 0:
-                ax.set_ylabel("model - data [mV]")
-            if temperature:
-                ax = axes[2, c]
-                if e.temperature_measured_K is not None:
-                    ax.plot(tu, e.temperature_measured_K - 273.15, "k.", ms=2)
-                if e.temperature_model_K is not None:
-                    ax.plot(tu, e.temperature_model_K - 273.15, "C0-", lw=1.2)
-                if c == 0:
-                    ax.set_ylabel("temperature [degC]")
-            axes[-1, c].set_xlabel(tl)
         state = "converged" if self.success else "NOT CONVERGED"
-        fig.suptitle(title or f"Fit of {', '.join(self.names)} ({state})", fontsize=9)
-        fig.tight_layout()
-        if path is not None:
-            from .._atomic import atomic_path
+        return plot_experiments(
+            self.experiments, path, temperature=temperature,
+            title=title or f"Fit of {', '.join(self.names)} ({state})")
 
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, dpi=110, format="png")
-        return fig
+
+def plot_experiments(experiments: Sequence[ExperimentResidual], path: str | Path | None = None,
+                     *, temperature: bool | None = None, title: str = ""):
+    """Model against data for each experiment: voltage, its error, and temperature.
+
+    Writes a PNG to ``path`` (atomically) when given; returns the figure.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    exps = list(experiments)
+    if not exps:
+        raise InputError("There are no experiments to plot.")
+    if temperature is None:
+        temperature = any(
+            e.temperature_model_K is not None and e.temperature_measured_K is not None
+            for e in exps
+        )
+    rows = 3 if temperature else 2
+    ncol = len(exps)
+    fig, axes = plt.subplots(rows, ncol, figsize=(3.2 * ncol + 1, 2.4 * rows + 0.6),
+                             squeeze=False, sharex="col")
+    for c, e in enumerate(exps):
+        t = e.time_s
+        tu, tl = (t / 3600.0, "time [h]") if t[-1] - t[0] > 3 * 3600 else (t, "time [s]")
+        ax = axes[0, c]
+        ax.plot(tu, e.voltage_measured_V, "k.", ms=2, label="measured")
+        ax.plot(tu, e.voltage_model_V, "C1-", lw=1.2, label="model")
+        ax.set_title(f"[{e.role}] {e.name}", fontsize=8)
+        if c == 0:
+            ax.set_ylabel("voltage [V]")
+            ax.legend(fontsize=7)
+        ax = axes[1, c]
+        ax.plot(tu, 1e3 * e.voltage_error_V, "C3-", lw=0.8)
+        ax.axhline(0.0, color="0.6", lw=0.5)
+        ax.text(0.02, 0.95, f"RMSE {1e3 * e.rmse_V:.1f} mV", transform=ax.transAxes,
+                va="top", fontsize=7)
+        if c == 0:
+            ax.set_ylabel("model - data [mV]")
+        if temperature:
+            ax = axes[2, c]
+            if e.temperature_measured_K is not None:
+                ax.plot(tu, e.temperature_measured_K - 273.15, "k.", ms=2)
+            if e.temperature_model_K is not None:
+                ax.plot(tu, e.temperature_model_K - 273.15, "C0-", lw=1.2)
+            if c == 0:
+                ax.set_ylabel("temperature [degC]")
+        axes[-1, c].set_xlabel(tl)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        from .._atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    return fig

@@ -1,0 +1,199 @@
+"""Physics fitting: sensitivities against finite differences, bad input, failure, save/load."""
+
+import json
+
+import numpy as np
+import pytest
+
+import cellmodels as cm
+from cellmodels.errors import DataError, InputError, ParameterError
+from cellmodels.fitting import (
+    Experiment,
+    FitParameter,
+    PhysicsProblem,
+    dataset_from_spec,
+    fit_physics,
+    rate_test,
+    save_fitted,
+)
+from cellmodels.fitting._cli import parse_param
+from cellmodels.measured import Dataset
+
+#: Coarse SPM mesh: the tests check the machinery, not the physics.
+COARSE = {"x_n": 5, "x_s": 5, "x_p": 5, "r_n": 8, "r_p": 8}
+
+
+def _pulse_dataset(name="synthetic pulse", source="synthetic"):
+    """Rest, a 2C pulse for 60 s, rest: measured voltage is a placeholder (4.0 V - 0.1 V)."""
+    t = np.concatenate([[0.0], np.linspace(0.5, 60.0, 60), np.linspace(61.0, 120.0, 30)])
+    i = np.where((t > 0) & (t <= 60.0), 10.0, 0.0)
+    v = 4.0 - 0.01 * i
+    return Dataset(time_s=t, current_A=i, voltage_V=v, name=name, source=source,
+                   temperature_K=np.full(t.size, 298.15))
+
+
+PARAMS = [
+    FitParameter("Negative electrode/Diffusivity [m2.s-1]"),  # log (spans 100x)
+    FitParameter("Positive electrode/Reaction rate constant [mol.m-2.s-1]"),  # log
+    FitParameter("User-defined/Contact resistance [Ohm]", bounds=(0.0, 0.05)),  # linear
+]
+
+
+@pytest.fixture(scope="module")
+def spm_problem():
+    ds = _pulse_dataset()
+    return PhysicsProblem("lgm50", [Experiment(ds, initial_soc=0.6)], PARAMS, model="SPM",
+                          thermal="isothermal", var_pts=COARSE, rtol=1e-9, atol=1e-9)
+
+
+def test_sensitivity_jacobian_matches_central_differences(spm_problem):
+    p = spm_problem
+    assert p.scaling == ("log", "log", "linear")
+    x = p.x0 + np.array([0.1, -0.2, 0.05])
+    _, J, _ = p.evaluate(x, jacobian=True)
+    h = 1e-4
+    fd = np.empty_like(J)
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e[k] = h
+        fd[:, k] = (p.evaluate(x + e)[0] - p.evaluate(x - e)[0]) / (2 * h)
+    # Central differences have O(h^2) truncation (~1e-8 relative) and solver noise of
+    # rtol / h ~ 1e-5 relative; the sensitivities are exact for the discretised model.
+    # 1e-3 of each column's largest entry leaves room for the interpolation between
+    # the solver's steps, which both sides share.
+    for k in range(x.size):
+        scale = np.max(np.abs(fd[:, k]))
+        assert scale > 0
+        np.testing.assert_allclose(J[:, k], fd[:, k], atol=1e-3 * scale, rtol=0)
+
+
+def test_unknown_parameter_name_suggests_close_ones():
+    with pytest.raises(ParameterError, match=r"Unknown fit parameter .*Did you mean "
+                       r"'Negative electrode/Diffusivity \[m2.s-1\]'"):
+        PhysicsProblem("lgm50", [Experiment(_pulse_dataset(), initial_soc=0.5)],
+                       ["Negative electrode/Diffusivty [m2.s-1]"], model="SPM",
+                       thermal="isothermal", var_pts=COARSE)
+
+
+def test_bounds_excluding_the_initial_guess_are_named():
+    bad = [FitParameter("User-defined/Contact resistance [Ohm]", bounds=(0.02, 0.05)),
+           FitParameter("Negative electrode/Diffusivity [m2.s-1]", initial=1e-13,
+                        bounds=(1e-15, 1e-14))]
+    with pytest.raises(InputError, match=r"Bounds exclude the initial guess of "
+                       r"'User-defined/Contact resistance \[Ohm\]': initial 0.0087 outside "
+                       r"\[0.02, 0.05\]; 'Negative electrode/Diffusivity \[m2.s-1\]': initial"):
+        PhysicsProblem("lgm50", [Experiment(_pulse_dataset(), initial_soc=0.5)], bad,
+                       model="SPM", thermal="isothermal", var_pts=COARSE)
+
+
+def test_a_loaded_first_sample_needs_an_initial_soc():
+    ds = _pulse_dataset()
+    ds = Dataset(time_s=ds.time_s[1:], current_A=ds.current_A[1:], voltage_V=ds.voltage_V[1:],
+                 name="loaded start", source="synthetic")
+    with pytest.raises(InputError, match="first sample carries 10 A"):
+        PhysicsProblem("lgm50", [Experiment(ds, ambient_temperature_K=298.15)],
+                       ["User-defined/Contact resistance [Ohm]"], model="SPM",
+                       thermal="isothermal", var_pts=COARSE)
+
+
+def test_experiment_refuses_bad_arguments():
+    with pytest.raises(InputError, match="must be a cellmodels.measured.Dataset"):
+        Experiment({"time_s": [0, 1]})
+    with pytest.raises(InputError, match="'weight' of Experiment must be in the range"):
+        Experiment(_pulse_dataset(), weight=-1.0)
+    ds = _pulse_dataset()
+    no_temp = Dataset(time_s=ds.time_s, current_A=ds.current_A, voltage_V=ds.voltage_V,
+                      name="n", source="s")
+    with pytest.raises(InputError, match="temperature=True but the dataset has no temperature"):
+        Experiment(no_temp, temperature=True)
+    with pytest.raises(InputError, match="NAME=LOW:HIGH"):
+        parse_param("User-defined/Contact resistance [Ohm]=a:b")
+
+
+def _synthetic(true_rc: float):
+    """Data made by the same SPM with contact resistance true_rc (no noise)."""
+
+    ds = _pulse_dataset()
+    p = PhysicsProblem("lgm50", [Experiment(ds, initial_soc=0.6)],
+                       [FitParameter("User-defined/Contact resistance [Ohm]", initial=true_rc,
+                                     bounds=(0.0, 0.05))],
+                       model="SPM", thermal="isothermal", var_pts=COARSE)
+    res = p.residuals_per_experiment(p.x0)[0]
+    v = ds.voltage_V.copy()
+    v[p._prepared[0].idx] = res.voltage_model_V
+    return Dataset(time_s=ds.time_s, current_A=ds.current_A, voltage_V=v, name="synthetic",
+                   source=ds.source, temperature_K=ds.temperature_K)
+
+
+def test_non_convergence_is_reported_as_failure_and_not_saved(tmp_path):
+    ds = _synthetic(0.02)
+    res = fit_physics("lgm50", [Experiment(ds, initial_soc=0.6)],
+                      [FitParameter("User-defined/Contact resistance [Ohm]", bounds=(0.0, 0.05)),
+                       FitParameter("Negative electrode/Diffusivity [m2.s-1]")],
+                      model="SPM", thermal="isothermal", var_pts=COARSE, max_nfev=1,
+                      progress=False)
+    assert not res.success
+    assert res.status == 0
+    assert "did not converge" in res.message
+    assert "DID NOT CONVERGE" in str(res)
+    with pytest.raises(InputError, match="did not converge"):
+        save_fitted(res, "lgm50", tmp_path / "x.json")
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_fit_recovers_contact_resistance_and_saves_a_set_with_provenance(tmp_path):
+    # A pulse from the WMG file (a registered file: its name and sha256 go in the
+    # provenance), voltage replaced by the SPM's own with a known contact resistance.
+    meas, _ = dataset_from_spec("wmg-pulse:T25:SoC5:Cell1")
+    exp = Experiment(meas)
+    p = PhysicsProblem("lgm50", [exp], [FitParameter("User-defined/Contact resistance [Ohm]",
+                                                     initial=0.015, bounds=(0.0, 0.05))],
+                       model="SPM", thermal="isothermal", var_pts=COARSE)
+    v = meas.voltage_V.copy()
+    v[p._prepared[0].idx] = p.residuals_per_experiment(p.x0)[0].voltage_model_V
+    synth = Dataset(time_s=meas.time_s, current_A=meas.current_A, voltage_V=v, name=meas.name,
+                    source=meas.source, temperature_K=meas.temperature_K, step=meas.step,
+                    meta=meas.meta)
+    res = fit_physics("lgm50", [Experiment(synth)],
+                      [FitParameter("User-defined/Contact resistance [Ohm]", bounds=(0.0, 0.05))],
+                      model="SPM", thermal="isothermal", var_pts=COARSE, progress=False)
+    assert res.success, res.message
+    # Noise-free data from the same model: the solution is exact to the solver tolerance
+    # (1e-6 relative on ~3.7 V over a 7.5 A step gives ~1e-6 Ohm).
+    assert res.values["User-defined/Contact resistance [Ohm]"] == pytest.approx(0.015, abs=2e-6)
+    out = save_fitted(res, "lgm50", tmp_path / "fitted.json", name="lgm50_test_fit")
+    doc = json.loads(out.read_text())
+    prov = doc["cellmodels"]["provenance"]["User-defined/Contact resistance [Ohm]"]
+    fit = prov["fit"]
+    from cellmodels import data
+
+    assert fit["files"] == [{
+        "name": "lgm50_wmg_widanage/LGM50_5Ah_Pulse.mat",
+        "sha256": data.REGISTRY["lgm50_wmg_widanage/LGM50_5Ah_Pulse.mat"].sha256,
+        "origin": fit["files"][0]["origin"]}]
+    assert fit["fitted_together"] == ["User-defined/Contact resistance [Ohm]"]
+    assert fit["cellmodels_version"] == cm.__version__
+    assert fit["when"].endswith("Z") and fit["when"][:2] == "20"
+    assert fit["base_set"]["sha256"] == cm.load_cell("lgm50").sha256
+    assert prov["range"] == [0.0, 0.05]
+    assert prov["source"].split(":")[0] in doc["cellmodels"]["references"]
+    # reload: the fitted value is what PyBaMM gets
+    cell = cm.load_cell(out)
+    assert cell.name == "lgm50_test_fit"
+    assert cell.parameter_values()["Contact resistance [Ohm]"] == pytest.approx(
+        res.values["User-defined/Contact resistance [Ohm]"], rel=1e-15)
+    assert cell.parameter_values()["Negative particle diffusivity [m2.s-1]"] is not None
+
+
+def test_rate_test_reader_flips_the_sign_and_starts_at_rest():
+    ds = rate_test(25, "1C")
+    assert ds.current_A[0] == 0.0
+    # 1C of the 5 Ah cell, discharge positive; the record ends at the 2.5 V cut-off
+    assert np.median(ds.current_A[1:]) == pytest.approx(5.0, rel=1e-3)
+    assert ds.voltage_V[0] > 4.1 and ds.voltage_V[-1] < 2.51
+    assert 4.7 < ds.discharged_Ah()[-1] < 4.9  # 4.78 Ah at 25 degC 1C (SOURCES.md: 4.86 at C/10)
+    assert np.all(np.isfinite(ds.temperature_K))
+    with pytest.raises(DataError, match="no record T25.cRate_3C"):
+        rate_test(25, "3C")
+    with pytest.raises(InputError, match="Cannot read the DATA argument"):
+        dataset_from_spec("nonsense:1")
