@@ -145,3 +145,32 @@ def test_bad_input():
         fit_ecm_hppc([ds], temperatures_K=[298.15], tau_bounds_s=[(5.0, 1.0), (1.0, 9.0)])
     with pytest.raises(InputError, match="'soc_knots' must be an increasing grid"):
         fit_ecm_hppc([ds], temperatures_K=[298.15], soc_knots=[0.5, 0.4])
+
+
+def test_cli_fit_ecm_writes_the_ecm(tmp_path, capsys):
+    import argparse
+    import json
+
+    from cellmodels.fitting.ecm_hppc import add_parser
+    from cellmodels.reduction import load_ecm
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    out = tmp_path / "s30t.ecm.h5"
+    args = parser.parse_args(["fit-ecm", "samsung_inr21700_30t_pybop/sample_hppc_pulse.xlsx",
+                              "--temperature-C", "25", "-o", str(out),
+                              "--report", str(tmp_path / "fit.json")])
+    assert args.func(args) == 0
+    ecm = load_ecm(out)
+    assert ecm.n_rc == 2 and ecm.temperature_K.tolist() == [298.15]
+    # one 1C pulse of a 3 Ah cell, sampled every 0.1 s: R0 and a 0.1 s RC pair share the
+    # ~7 mOhm seen at the first loaded sample, and the fit says it cannot separate them
+    assert 5e-3 < ecm.r0_Ohm[0, 0] + ecm.rc_R_Ohm[0, 0, 0] < 15e-3
+    summary = json.loads((tmp_path / "fit.json").read_text())
+    assert summary["success"] and summary["experiments"][0]["rmse_mV"] < 5.0
+    assert "r0_Ohm@298.15K" in summary["not_separable"]
+    assert "Wrote" in capsys.readouterr().out
+    bad = parser.parse_args(["fit-ecm", "a.xlsx", "b.xlsx", "--temperature-C", "25", "30",
+                             "40", "-o", "x.h5"])
+    with pytest.raises(InputError, match="one --temperature-C for all DATA or one per DATA"):
+        bad.func(bad)

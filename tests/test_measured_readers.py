@@ -119,3 +119,19 @@ def test_pyprobe_without_pyarrow_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     with pytest.raises(DataError, match=r"pip install cellmodels\[parquet\]"):
         read_pyprobe(PYPROBE)
+
+
+def test_read_measured_picks_the_reader(tmp_path):
+    from cellmodels.measured import read_measured
+
+    assert read_measured(HPPC_FILES[10]).meta["raw_current_sign"] == "discharge negative"
+    assert read_measured("pybamm_ecker2015_kokam/Ecker_5C.csv").current_A[0] == 37.5
+    assert read_measured("aboutenergy_bpx/LFP/LFP_25degC_1C.csv").name == "LFP 25degC 1C"
+    with pytest.raises(DataError, match="LabVIEW temperature file holds no current"):
+        read_measured("nissan_leaf_ornl/Temperature-1C-discharge.lvm")
+    with pytest.raises(DataError, match="Did you mean 'nissan_leaf_ornl/1C-Discharge"):
+        read_measured("nissan_leaf_ornl/1C-Discharge-Bitrode.csv")
+    odd = tmp_path / "x.csv"
+    odd.write_text("a,b,c,d\n")
+    with pytest.raises(DataError, match="Cannot tell the format"):
+        read_measured(odd)

@@ -1,6 +1,7 @@
 """Readers of measured cell data into one :class:`Dataset` type, and the checks on it."""
 
 from .aboutenergy import read_aboutenergy
+from .auto import read_measured
 from .dataset import (
     Dataset,
     check_dataset,
@@ -24,6 +25,7 @@ __all__ = [
     "detect_current_sign",
     "read_aboutenergy",
     "read_kokam",
+    "read_measured",
     "read_nissan",
     "read_nissan_discharge",
     "read_nissan_lvm",
