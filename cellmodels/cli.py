@@ -204,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="keep every step, not only bins")
     p.set_defaults(func=_cmd_ups)
 
+    from .studies._cli import add_parser as add_study_parser
+
+    add_study_parser(sub)
+
     p = sub.add_parser("validate", help="run validation cases, write validation/REPORT.md")
     p.add_argument("--dir", default="validation", help="the repository's validation folder")
     p.add_argument("--only", nargs="*", default=None, help="case names to run")
