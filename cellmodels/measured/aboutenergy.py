@@ -215,6 +215,14 @@ def _check(table: np.ndarray, source: str, capacity_Ah: float) -> None:
         )
 
 
+def _provenance(text: str) -> dict:
+    entry = data.REGISTRY.get(text)
+    if entry is None:
+        return {"registry_name": None, "origin": str(Path(text).resolve())}
+    return {"registry_name": text, "sha256": entry.sha256,
+            "origin": f"{entry.repository}@{entry.commit}:{entry.origin_path}"}
+
+
 def read_aboutenergy(name: str | Path) -> Dataset:
     """Read one About:Energy validation run.
 
@@ -272,5 +280,6 @@ def read_aboutenergy(name: str | Path) -> Dataset:
             "raw_current_sign": "discharge negative" if sign < 0 else "discharge positive",
             "columns": dict(zip(("time_s", "current_A", "voltage_V"), COLUMNS, strict=True)),
             "licence": "CC BY-SA 4.0, About:Energy Limited",
+            **_provenance(text),
         },
     )
