@@ -9,8 +9,11 @@ The model is the ECM's (:mod:`cellmodels.reduction.ecm`), with discharge current
 positive::
 
     dv_k/dt   = (R_k I - v_k) / tau_k
-    C_th dT/dt = R0 I^2 + I sum_k v_k - I T dU/dT(z) - hA (T - T_amb)
-                 ohmic    polarisation   reversible (Bernardi)
+    C_th dT/dt = R0 I^2 + I (sum_k v_k + eta_ct(I)) - I T dU/dT(z) - hA (T - T_amb)
+                 ohmic    polarisation              reversible (Bernardi)
+
+``eta_ct`` is the ECM's optional charge-transfer element (stateless, zero without one);
+its heat is counted as polarisation (kinetic), as the ECM's own heat split does.
 
 **Method.** The period is cut into sub-segments (at every edge of the waveform, and short
 enough that SOC and temperature move little inside one, see ``max_soc_step`` and
@@ -82,7 +85,8 @@ class PeriodicHeating:
     mean_rise_K : float
         Period-mean rise over the coolant [K], integrated as a rise (full precision).
     heat_W : dict
-        Period-mean heats [W]: ``ohmic_W`` (R0 I^2), ``polarisation_W`` (I sum v_k),
+        Period-mean heats [W]: ``ohmic_W`` (R0 I^2), ``polarisation_W`` (I sum v_k, plus
+        I eta_ct for an ECM with the charge-transfer element),
         ``reversible_W`` (-I T dU/dT), ``total_W`` (their sum; equals
         ``hA (temperature_mean_K - ambient_K)`` on a periodic orbit).
     current_rms_A, current_max_A : float
@@ -407,6 +411,8 @@ def periodic_heating(
     iT, iEo, iEp, iEr, iS, i1 = n, n + 1, n + 2, n + 3, n + 4, n + 5
     size = n + 6
     t_tab = np.full(m, t_amb)
+    ct = (None if getattr(ecm, "ct_R_Ohm", None) is None
+          else (ecm.ct_R_Ohm, ecm.ct_i0_A))
 
     def matrices(t_tab):
         # the temperature state is the rise over the coolant, theta = T - T_amb: its
@@ -426,6 +432,14 @@ def periodic_heating(
         A[:, iEr, iT] = -i_seg * e_seg
         A[:, iEr, i1] = -i_seg * e_seg * t_amb
         A[:, iS, iT] = 1.0
+        if ct is not None:
+            # the charge-transfer element (ECMs that have one): stateless, so at a held
+            # current its heat I eta_ct is a constant of the sub-segment
+            r_ct = _bilinear_many(ecm.soc, ecm.temperature_K, ct[0], z_mid, t_tab)
+            s0 = 2.0 * _bilinear_many(ecm.soc, ecm.temperature_K, ct[1], z_mid, t_tab)
+            q_ct = i_seg * s0 * r_ct * np.arcsinh(i_seg / s0)
+            A[:, iT, i1] += q_ct / c_th
+            A[:, iEp, i1] += q_ct
         return A
 
     def orbit(A):
