@@ -10,10 +10,11 @@ An :class:`Experiment` wraps a :class:`~cellmodels.measured.Dataset`. The model 
 by the *measured* current: consecutive samples whose current stays within
 ``current_tolerance_A`` of the running segment mean are merged into one constant step
 at their mean (charge-preserving to within that tolerance), so a 1 s-sampled CC
-discharge is one step and a pulse test is rest / pulse / rest. All experiments of a fit
-share one built PyBaMM model in which the step currents and switch times, the initial
-concentrations and the ambient/initial temperature are input parameters; the solver
-restarts at every step edge. The run starts at the first sample of the (windowed)
+discharge is one step and a pulse test is rest / pulse / rest. Each experiment gets its
+own built PyBaMM model (its current steps, as Heaviside functions of time at constant
+times, its initial concentrations and temperature are constants of it; IDAKLU stops and
+restarts at every step edge); the fitted values are
+PyBaMM input parameters of all of them, so a fit builds each model once. The run starts at the first sample of the (windowed)
 record, which must be at rest; the initial state is the one whose open-circuit voltage
 equals that sample's voltage (PyBaMM's ``get_initial_stoichiometries`` at the ambient
 temperature), unless the experiment gives ``initial_soc``. The ambient (and initial)
@@ -333,24 +334,20 @@ def _compared_indices(t: np.ndarray, edge_idx: np.ndarray, n_max: int) -> np.nda
     return np.setdiff1d(idx, edge_idx).astype(int)
 
 
-def _segment_solver(pybamm):
-    """IDAKLU that gives each segment of a split solve only its own output times.
-
-    PyBaMM 26.10 splits a solve at the times of its time-dependent steps (here, the
-    current steps) and passes the whole ``t_interp`` to every segment, which IDAKLU then
-    refuses ("t_interp values must be less than the greatest t_eval value"). This keeps
-    the output times of each segment, so the solution (and its sensitivities) is reported
-    exactly at the measured samples.
-    """
-
-    class SegmentIDAKLUSolver(pybamm.IDAKLUSolver):
-        def _integrate(self, model, t_eval, inputs_list=None, t_interp=None, nproc=None):
-            if t_interp is not None and len(t_interp):
-                t_interp = np.asarray(t_interp)
-                t_interp = t_interp[(t_interp >= t_eval[0]) & (t_interp <= t_eval[-1])]
-            return super()._integrate(model, t_eval, inputs_list, t_interp, nproc=nproc)
-
-    return SegmentIDAKLUSolver
+def _step_current(pybamm, step_t: np.ndarray, step_i: np.ndarray):
+    """``sum_k I_k [t_k <= t < t_k+1]`` as a PyBaMM expression (the last step holds on)."""
+    current = pybamm.Scalar(0.0)
+    n = len(step_t)
+    for k in range(n):
+        if step_i[k] == 0.0:
+            continue
+        term = pybamm.Scalar(float(step_i[k]))
+        if k > 0:
+            term = term * (pybamm.t >= float(step_t[k]))
+        if k < n - 1:
+            term = term * (pybamm.t < float(step_t[k + 1]))
+        current = current + term
+    return current
 
 
 def _record_cutoff(prep: _Prepared) -> float | None:
@@ -586,78 +583,64 @@ class PhysicsProblem:
         )
 
     def _build(self, pybamm) -> None:
+        """One built model per experiment (its current profile and initial state are
+        constants of that model); the fitted values are input parameters of all."""
         from ..physics.models import build_model
 
-        pv = self.cell.parameter_values()
+        base = self.cell.parameter_values()
         IP = pybamm.InputParameter
         for k, tgt in enumerate(self.targets):
             inp = IP(self._inputs[k])
             if tgt.mode == "value":
-                pv.update({tgt.pybamm: inp})
+                base.update({tgt.pybamm: inp})
                 continue
             for pname in tgt.pybamm_names:
-                f = pv[pname]
-                pv.update({pname: _scaled(f, inp) if callable(f) else f * inp})
-        n_steps = max(len(p.step_t) for p in self._prepared)
-        self.n_steps = n_steps
-        current = None
-        for k in range(n_steps):
-            term = IP(f"step_I{k}")
-            if k > 0:
-                term = term * (pybamm.t >= IP(f"step_t{k}"))
-            if k < n_steps - 1:
-                term = term * (pybamm.t < IP(f"step_t{k + 1}"))
-            current = term if current is None else current + term
+                f = base[pname]
+                base.update({pname: _scaled(f, inp) if callable(f) else f * inp})
         v_all = np.concatenate([p.voltage_V for p in self._prepared])
-        lo_v = float(pv["Lower voltage cut-off [V]"])
-        hi_v = float(pv["Upper voltage cut-off [V]"])
+        lo_v = float(base["Lower voltage cut-off [V]"])
+        hi_v = float(base["Upper voltage cut-off [V]"])
         self.cutoff_V = (min(lo_v, float(v_all.min()) - CUTOFF_MARGIN_V),
                          max(hi_v, float(v_all.max()) + CUTOFF_MARGIN_V))
-        pv.update({
-            "Current function [A]": current,
-            "Ambient temperature [K]": IP("ambient_K"),
-            "Initial temperature [K]": IP("ambient_K"),
-            "Initial concentration in negative electrode [mol.m-3]": IP("c_n0"),
-            "Initial concentration in positive electrode [mol.m-3]": IP("c_p0"),
-            "Lower voltage cut-off [V]": self.cutoff_V[0],
-            "Upper voltage cut-off [V]": self.cutoff_V[1],
-        }, check_already_exists=False)
-        model = build_model(self.cell, self.model_name, thermal=self.thermal)
-        solver = _segment_solver(pybamm)(rtol=self.rtol, atol=self.atol)
-        sim = pybamm.Simulation(model, parameter_values=pv, solver=solver, var_pts=self.var_pts)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            sim.build()
-        self._model = sim.built_model
-        self._solver = solver
+        self._models = []
+        for prep in self._prepared:
+            pv = base.copy()
+            # The measured current as a zero-order hold: a sum of constant steps switched
+            # by Heaviside functions of time at constant times, which IDAKLU treats as
+            # discontinuities (it stops and restarts there), so a step is exact, the state
+            # carries across it, and the sensitivities stay smooth.
+            interp = _step_current(pybamm, prep.step_t, prep.step_i)
+            pv.update({
+                "Current function [A]": interp,
+                "Ambient temperature [K]": prep.ambient_K,
+                "Initial temperature [K]": prep.ambient_K,
+                "Initial concentration in negative electrode [mol.m-3]": prep.c_n0,
+                "Initial concentration in positive electrode [mol.m-3]": prep.c_p0,
+                "Lower voltage cut-off [V]": self.cutoff_V[0],
+                "Upper voltage cut-off [V]": self.cutoff_V[1],
+            }, check_already_exists=False)
+            model = build_model(self.cell, self.model_name, thermal=self.thermal)
+            solver = pybamm.IDAKLUSolver(rtol=self.rtol, atol=self.atol)
+            sim = pybamm.Simulation(model, parameter_values=pv, solver=solver,
+                                    var_pts=self.var_pts)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                sim.build()
+            breaks = np.unique(np.concatenate([[0.0], prep.step_t[1:], [prep.t_end]]))
+            self._models.append((sim.built_model, solver, breaks))
         self._temperature_name = "Volume-averaged cell temperature [K]"
-
-    def _exp_inputs(self, prep: _Prepared) -> dict[str, float]:
-        far = 10.0 * (prep.t_end + 1.0)
-        out = {"ambient_K": prep.ambient_K, "c_n0": prep.c_n0, "c_p0": prep.c_p0}
-        for k in range(self.n_steps):
-            if k < len(prep.step_t):
-                out[f"step_I{k}"] = float(prep.step_i[k])
-                if k > 0:
-                    out[f"step_t{k}"] = float(prep.step_t[k])
-            else:
-                out[f"step_I{k}"] = 0.0
-                if k > 0:
-                    out[f"step_t{k}"] = far + k
-        return out
 
     def _solve(self, prep: _Prepared, p: np.ndarray, sens: bool):
         import pybamm
 
-        inputs = self._exp_inputs(prep)
-        inputs.update(self._model_inputs(p))
-        breaks = np.unique(np.concatenate([[0.0], prep.step_t[1:], [prep.t_end]]))
+        model, solver, breaks = self._models[self._prepared.index(prep)]
+        inputs = self._model_inputs(p)
         t_cmp = prep.time_s[prep.idx] - prep.t0
         t0 = time.perf_counter()
         try:
-            sol = self._solver.solve(
-                self._model, t_eval=breaks, t_interp=t_cmp, inputs=inputs,
-                calculate_sensitivities=list(self._inputs) if sens else False,
+            sol = solver.solve(
+                model, t_eval=breaks, t_interp=t_cmp, inputs=inputs,
+                calculate_sensitivities=list(self._inputs) if (sens and self._inputs) else False,
             )
         except pybamm.SolverError as exc:
             return None, str(exc)
@@ -682,9 +665,8 @@ class PhysicsProblem:
         t_last = float(t_sol[-1])
         reached = t_cmp <= t_last + 1e-9
         m = int(reached.sum())
-        # The solution holds the compared times exactly (t_interp); np.interp only picks
-        # them out (PyBaMM's own interpolation of a solve split at input-dependent step
-        # times returns wrong values in 26.10).
+        # The solution holds the compared times exactly (t_interp); np.interp picks them
+        # out (and keeps the arrays' lengths right when the run stopped early).
         V = sol["Voltage [V]"]
         v_sol = np.asarray(V.entries).reshape(-1)
         vm[:m] = np.interp(t_cmp[:m], t_sol, v_sol)
