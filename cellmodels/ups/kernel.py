@@ -70,13 +70,18 @@ chemical + residual = load served + converter losses + battery heat`` closes to 
 with every term named.
 
 **Performance.** A cell-step is a serial chain (look-up, exp, RC and thermal update,
-then the next step's source), so the kernel keeps divisions off it (reciprocal grid
-spacings, a division-free thermal update, a series for ``exp(-x)`` below 2^-6), runs
-without numba's reference counting (nothing is allocated inside) and gathers channels
-into a buffer that is reduced to bins after each chunk.
+then the next step's source), so the kernel keeps work off it: per table interval
+precomputed bilinear coefficients (4 contiguous numbers and 3 multiply-adds per value),
+the table interval found by a walk from the last one (predicted branches, no loads on the
+chain), a series for ``exp(-x)`` below 2^-8, the heat as ``I (I B + C)`` with ``B``, ``C``
+from the look-up, multiply-adds fused (``fastmath`` "contract" only: round-off), one
+division per parallel cell (``1/R``), and, for one simulated cell (a lumped string), its
+numbers kept in registers. Per-step channels go to a small buffer (a few thousand steps,
+rows padded off the L1 cache's set stride) that is folded into bins while it is in cache,
+by loops numba vectorises (integer keys for min/max).
 
 The kernel writes every step's channels (:data:`CHANNELS`) into a buffer, folded after
-each chunk into bins (min, max and mean per channel over ``bin_steps`` steps, so peaks
+each block into bins (min, max and mean per channel over ``bin_steps`` steps, so peaks
 survive decimation) and spectral bins (means of load and grid power over ``spec_steps``
 steps, for the PSD metrics), and kept whole on request. It is resumable: all state
 lives in arrays, so a run may be cut into chunks (progress bars) with identical results.
@@ -162,9 +167,8 @@ NSTAT = 12
 (K_STEP, K_SEG, K_BIN, K_BINN, K_SPEC, K_SPECN, K_FAIL, K_FULL) = range(8)
 NISTATE = 8
 
-Tables = namedtuple("Tables", "soc soc_bucket soc_b0 soc_inv_db soc_inv_d temp temp_bucket "
-                              "temp_b0 temp_inv_db temp_inv_d flat_T ocv ocv_slope du du_slope "
-                              "tab t_ref n_rc")
+Tables = namedtuple("Tables", "soc soc_bucket soc_b0 soc_inv_db temp temp_bucket temp_b0 "
+                              "temp_inv_db flat_T coef width t_ref n_rc tau_min")
 Cells = namedtuple("Cells", "n_s n_p m_s m_p inv_q_As rmul c_th ha t_cool mean_hold")
 BMS = namedtuple("BMS", "i_dis i_chg v_min v_max t_min t_max soc_min soc_max")
 Curve = namedtuple("Curve", "rated inv_rated x eta a b pin pout")
@@ -177,9 +181,12 @@ Schedule = namedtuple("Schedule", "start value slope")
 # =====================================================================================
 # compiled code
 # =====================================================================================
-# scratch row of a cell (its look-ups at the present state), width 5 + 4 n_rc:
-# [E_hold, R_hold, U, dU/dT, r0, R_k.., tau_k.., exp(-h/tau_k).., g_k..]
-R_EH, R_RH, R_U, R_DU, R_R0 = range(5)
+# scratch row of a cell (its look-ups at the present state), width 8 + 3 n_rc:
+# [E_hold, R_hold, 1/R_hold, U, dU/dT, r0, B, C, (R_k, exp(-h/tau_k), g_k) per element]
+# with B = r0 + sum R_k (1 - g_k), C = sum g_k v_k - T dU/dT: the step's heat is then
+# I (I B + C) (see _lookup)
+R_EH, R_RH, R_GH, R_U, R_DU, R_R0, R_B, R_C = range(8)
+NSCR0 = 8
 _X_SERIES = 0.00390625  # below this h/tau (2^-8), exp(-x) by its series (exact)
 
 
@@ -205,13 +212,26 @@ def _expneg(x):
 
 @njit(inline="always", error_model="numpy")
 def _locate(x, grid, n, bucket, nb, b0, inv_db):
-    """Interval ``i`` with grid[i] <= x < grid[i+1] (x already clamped to the grid)."""
+    """Interval ``i`` with grid[i] <= x <= grid[i+1] (x already clamped to the grid) in
+    O(1): the bucket table's buckets are at most half the grid's smallest spacing, so the
+    bucket's interval is off by at most one (round-off in the bucket index included)."""
     b = int((x - b0) * inv_db)
     if b < 0:
         b = 0
     elif b >= nb:
         b = nb - 1
     i = bucket[b]
+    if i < n - 2 and x >= grid[i + 1]:
+        i += 1
+    if i > 0 and x < grid[i]:
+        i -= 1
+    return i
+
+
+@njit(inline="always", error_model="numpy")
+def _walk(x, grid, n, i):
+    """Interval of ``x`` from the interval ``i`` it was in at the step before: the index
+    then depends on ``x`` only through predicted branches, not through loads."""
     while i < n - 2 and x >= grid[i + 1]:
         i += 1
     while i > 0 and x < grid[i]:
@@ -220,84 +240,115 @@ def _locate(x, grid, n, bucket, nb, b0, inv_db):
 
 
 @njit(inline="always", error_model="numpy")
-def _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd, flat, ocv, ocvs, du_t,
-                dus, tab, tref, n, z, temp, rmul, cs, scr, c, h, mean_hold, idx, walk):
-    """Tables at (z, temp) of cell ``c`` (RC voltages ``cs[c, 2:]``) into ``scr[c]``.
+def _bil(coef, b, dz, dt):
+    """A bilinear table value from its interval's coefficients ``coef[b:b+4]``."""
+    return (coef[b] + coef[b + 1] * dt) + dz * (coef[b + 2] + coef[b + 3] * dt)
 
-    Row: [E_hold, R_hold, U, dU/dT, r0, R_k.., tau_k.., exp(-h/tau_k).., g_k..] with
-    ``g_k = tau_k/h (1 - exp(-h/tau_k))`` (the mean of the exponential over a step) and
-    the cell's source for the power hold: start ``E = U - sum v``, ``R = r0``; mean
-    ``E = U - sum g v``, ``R = r0 + sum R_k (1 - g_k)`` (then ``(E - R I) I`` is the
-    mean power over the step with ``I`` held). Returns (E_hold, R_hold).
+
+@njit(inline="always", error_model="numpy")
+def _lookup(coef, base, dz, dt, temp, tref, n_rc, h, rmul, mean_hold, cs, scr, c):
+    """Tables of cell ``c`` at its state (``dz``, ``dt`` from its table interval's corner,
+    ``tdev`` = T - T_ref; RC voltages ``cs[c, 2:]``) into ``scr[c]``.
+
+    The interval's coefficients (:func:`tables_from_ecm`) give the ECM's own bilinear
+    interpolation. Row: [E_hold, R_hold, 1/R_hold, U, dU/dT, r0, (R_k, exp(-h/tau_k),
+    g_k)..] with ``g_k = tau_k/h (1 - exp(-h/tau_k))`` (the mean of the exponential over
+    a step) and the cell's source for the power hold: start ``E = U - sum v``, ``R = r0``;
+    mean ``E = U - sum g v``, ``R = r0 + sum R_k (1 - g_k)`` (then ``(E - R I) I`` is the
+    mean power over the step with ``I`` held). Also ``B = r0 + sum R_k (1 - g_k)`` and
+    ``C = sum g_k v_k - T dU/dT``: with ``I`` held the step's mean RC voltage is
+    ``<v> = I (B - r0) + sum g_k v_k``, so its heat ``r0 I^2 + I <v> - I T dU/dT`` is
+    ``I (I B + C)``: two operations after ``I`` on the step's dependency chain instead of
+    the RC update's. Returns (E_hold, R_hold, 1/R_hold, U, dU/dT, r0, B, C).
     """
-    ns = soc.shape[0]
-    zc = min(max(z, soc[0]), soc[ns - 1])
-    if walk:
-        # from the cell's last interval: the index then depends on z only through
-        # predicted branches, not through the data (shorter dependency chain)
-        i = idx[c, 0]
-        while i < ns - 2 and zc >= soc[i + 1]:
-            i += 1
-        while i > 0 and zc < soc[i]:
-            i -= 1
-    else:
-        i = _locate(zc, soc, ns, sbk, sbk.shape[0], sb0, sinv)
-    idx[c, 0] = i
-    dz = zc - soc[i]
-    wx = dz * sinvd[i]
-    u = ocvs[i] * dz + ocv[i]
-    du = dus[i] * dz + du_t[i]
-    if flat:
-        j = 0
-        wy = 0.0
-    else:
-        nt = tg.shape[0]
-        tc = min(max(temp, tg[0]), tg[nt - 1])
-        if walk:
-            j = idx[c, 1]
-            while j < nt - 2 and tc >= tg[j + 1]:
-                j += 1
-            while j > 0 and tc < tg[j]:
-                j -= 1
-        else:
-            j = _locate(tc, tg, nt, tbk, tbk.shape[0], tb0, tinv)
-        idx[c, 1] = j
-        wy = (tc - tg[j]) * tinvd[j]
-    w00 = (1.0 - wx) * (1.0 - wy)
-    w10 = wx * (1.0 - wy)
-    w01 = (1.0 - wx) * wy
-    w11 = wx * wy
-    r0 = (w00 * tab[i, j, 0] + w10 * tab[i + 1, j, 0] + w01 * tab[i, j + 1, 0]
-          + w11 * tab[i + 1, j + 1, 0]) * rmul
-    uu = u + (temp - tref) * du
+    du = coef[base + 2] + coef[base + 3] * dz
+    uu = (coef[base] + coef[base + 1] * dz) + (temp - tref) * du
+    r0 = _bil(coef, base + 4, dz, dt) * rmul
     e_start = uu
     e_mean = uu
     r_mean = r0
-    for k in range(n):
-        rk = (w00 * tab[i, j, 1 + k] + w10 * tab[i + 1, j, 1 + k] + w01 * tab[i, j + 1, 1 + k]
-              + w11 * tab[i + 1, j + 1, 1 + k]) * rmul
-        q = 1 + n + k
-        tau = (w00 * tab[i, j, q] + w10 * tab[i + 1, j, q] + w01 * tab[i, j + 1, q]
-               + w11 * tab[i + 1, j + 1, q])
+    for k in range(n_rc):
+        b = base + 8 + 8 * k
+        rk = _bil(coef, b, dz, dt) * rmul
+        tau = _bil(coef, b + 4, dz, dt)
         decay, g = _expneg(h / tau)
-        scr[c, 5 + k] = rk
-        scr[c, 5 + n + k] = tau
-        scr[c, 5 + 2 * n + k] = decay
-        scr[c, 5 + 3 * n + k] = g
+        s = NSCR0 + 3 * k
+        scr[c, s] = rk
+        scr[c, s + 1] = decay
+        scr[c, s + 2] = g
         v = cs[c, 2 + k]
         e_start -= v
         e_mean -= g * v
         r_mean += rk * (1.0 - g)
+    if mean_hold:
+        eh = e_mean
+        rh = r_mean
+    else:
+        eh = e_start
+        rh = r0
+    gh = 1.0 / rh
+    cc = (uu - e_mean) - temp * du
+    scr[c, R_EH] = eh
+    scr[c, R_RH] = rh
+    scr[c, R_GH] = gh
     scr[c, R_U] = uu
     scr[c, R_DU] = du
     scr[c, R_R0] = r0
-    if mean_hold:
-        scr[c, R_EH] = e_mean
-        scr[c, R_RH] = r_mean
-        return e_mean, r_mean
-    scr[c, R_EH] = e_start
-    scr[c, R_RH] = r0
-    return e_start, r0
+    scr[c, R_B] = r_mean
+    scr[c, R_C] = cc
+    return eh, rh, gh, uu, du, r0, r_mean, cc
+
+
+@njit(inline="always", error_model="numpy")
+def _cell_at(tb, cs, scr, idx, c, z, t, h, rmul, mean_hold, walk):
+    """Locate cell ``c``'s state (SOC ``z``, temperature ``t``) in the tables (from its
+    last intervals when ``walk``, else in O(1)) and look its values up (:func:`_lookup`).
+    """
+    (soc, sbk, sb0, sinv, tg, tbk, tb0, tinv, flat, coef, width, tref, n_rc, _tau_min) = tb
+    ns = soc.shape[0]
+    zc = min(max(z, soc[0]), soc[ns - 1])
+    if walk:
+        i = _walk(zc, soc, ns, idx[c, 0])
+    else:
+        i = _locate(zc, soc, ns, sbk, sbk.shape[0], sb0, sinv)
+    idx[c, 0] = i
+    nt = tg.shape[0]
+    if flat:
+        j = 0
+        dt = 0.0
+    else:
+        tc = min(max(t, tg[0]), tg[nt - 1])
+        if walk:
+            j = _walk(tc, tg, nt, idx[c, 1])
+        else:
+            j = _locate(tc, tg, nt, tbk, tbk.shape[0], tb0, tinv)
+        idx[c, 1] = j
+        dt = tc - tg[j]
+    base = (i * (nt - 1) + j) * width
+    return _lookup(coef, base, zc - soc[i], dt, t, tref, n_rc, h, rmul, mean_hold, cs, scr, c)
+
+
+@njit(inline="always", error_model="numpy")
+def _group_source(n_p, eh, rh, gh, gsum, ssum, md, mc, m_p, inv_mp, v_min, v_max):
+    """A group of parallel cells as one Thevenin source, and its current bounds.
+
+    ``gsum = sum m_p / R_j``, ``ssum = sum m_p E_j / R_j`` over its cells (for one cell,
+    its own ``eh``, ``rh``, ``gh = 1/rh`` stand for ``m_p`` copies); ``md``, ``mc`` the
+    smallest ``i_dis R_j - E_j`` and largest ``-i_chg R_j - E_j``. The group is ``E_g``
+    behind ``R_g``; a group current ``I`` puts ``V_g = E_g - R_g I`` on its cells, so cell
+    ``j``'s current ``(E_j - V_g) / R_j`` reaches its discharge limit at ``I = (E_g + md)
+    / R_g``, and the group's voltage reaches ``v_min`` at ``(E_g - v_min) / R_g``.
+    Returns (E_g, R_g, discharge bound, charge bound, v_min bound, v_max bound) [V, Ohm, A].
+    """
+    if n_p == 1:
+        eg = eh
+        rg = rh * inv_mp
+        gg = m_p * gh
+    else:
+        rg = 1.0 / gsum
+        eg = ssum * rg
+        gg = gsum
+    return eg, rg, (eg + md) * gg, (eg + mc) * gg, (eg - v_min) * gg, (eg - v_max) * gg
 
 
 @njit(inline="always", error_model="numpy")
@@ -410,13 +461,55 @@ def _mark(flags, lim_count, lim_steps, lim_energy, kind, energy):
     lim_energy[kind] += energy
 
 
-@njit(cache=True, error_model="numpy")
-def _reduce(buf, n, bins, bin_acc, ist, bin_steps, spec, spec_acc, spec_steps):
+# The folding of a block into bins is a reduction over each channel's row, which numba
+# vectorises only in a form LLVM recognises: sums with reassociation allowed (their order
+# then differs from a serial sum by round-off), and min/max on integers: a double's bits
+# ``b`` as int64, mapped by ``b ^ ((b >> 63) & 0x7FF..F)`` (an involution), order as the
+# doubles do (exact; -0.0 before +0.0). No value is NaN (a failed power solve stops the
+# run before its step is recorded).
+_FOLD_FM = {"reassoc", "nnan", "nsz"}
+_MAG = 0x7FFFFFFFFFFFFFFF
+
+
+@njit(inline="always", error_model="numpy")
+def _okey(bits):
+    """Order-preserving int64 key of a double's bits (and back: it is an involution)."""
+    return bits ^ ((bits >> 63) & _MAG)
+
+
+@njit(inline="always", error_model="numpy")
+def _fold_row(row, irow, a, b, lo, hi):
+    """Sum of ``row[a:b]`` and the running min and max keys ``lo``, ``hi`` (``irow`` is
+    ``row``'s bits as int64)."""
+    v = row[a:b]  # views indexed from 0: numba then knows no index is negative (no
+    iv = irow[a:b]  # wrap-around select per element) and vectorises the loop
+    sm = 0.0
+    for r in range(v.shape[0]):
+        sm += v[r]
+        k = _okey(iv[r])
+        lo = min(lo, k)
+        hi = max(hi, k)
+    return lo, hi, sm
+
+
+@njit(inline="always", error_model="numpy")
+def _sum_row(row, a, b):
+    v = row[a:b]
+    sm = 0.0
+    for r in range(v.shape[0]):
+        sm += v[r]
+    return sm
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FOLD_FM)
+def _reduce(buf, ibuf, n, bins, bin_acc, ibin_acc, ist, bin_steps, spec, spec_acc,
+            spec_steps):
     """Fold ``n`` steps of per-step channel values ``buf[q, k]`` into the decimation bins
     (min, max, mean) and the spectral bins (means of load and grid power).
 
     Bins may straddle calls: the partial bin lives in ``bin_acc`` (min, max, sum rows)
     and ``ist[K_BINN]`` (its steps so far); likewise ``spec_acc`` and ``ist[K_SPECN]``.
+    ``ibuf``, ``ibin_acc``: the same memory as int64 (:func:`_okey`).
     """
     bmin = bin_acc[0]
     bmax = bin_acc[1]
@@ -426,17 +519,10 @@ def _reduce(buf, n, bins, bin_acc, ist, bin_steps, spec, spec_acc, spec_steps):
         have = ist[K_BINN]
         take = min(bin_steps - have, n - k)
         for q in range(NCH):
-            row = buf[q]
-            lo = bmin[q]
-            hi = bmax[q]
-            sm = 0.0
-            for r in range(k, k + take):
-                x = row[r]
-                lo = min(lo, x)
-                hi = max(hi, x)
-                sm += x
-            bmin[q] = lo
-            bmax[q] = hi
+            lo, hi, sm = _fold_row(buf[q], ibuf[q], k, k + take, _okey(ibin_acc[0, q]),
+                                   _okey(ibin_acc[1, q]))
+            ibin_acc[0, q] = _okey(lo)
+            ibin_acc[1, q] = _okey(hi)
             bsum[q] += sm
         have += take
         k += take
@@ -444,23 +530,35 @@ def _reduce(buf, n, bins, bin_acc, ist, bin_steps, spec, spec_acc, spec_steps):
             _flush_bin(bins, bmin, bmax, bsum, ist, have)
             have = 0
         ist[K_BINN] = have
+    # spectral bins: the open one, then whole bins in one tight loop, then the tail
+    load = buf[CH_LOAD]
+    grid = buf[CH_GRID]
+    m = spec_steps
     k = 0
-    while k < n:
-        have = ist[K_SPECN]
-        take = min(spec_steps - have, n - k)
-        s0 = 0.0
-        s1 = 0.0
-        for r in range(k, k + take):
-            s0 += buf[CH_LOAD, r]
-            s1 += buf[CH_GRID, r]
-        spec_acc[0] += s0
-        spec_acc[1] += s1
+    have = ist[K_SPECN]
+    if have > 0:
+        take = min(m - have, n)
+        spec_acc[0] += _sum_row(load, 0, take)
+        spec_acc[1] += _sum_row(grid, 0, take)
         have += take
-        k += take
-        if have == spec_steps:
+        k = take
+        if have == m:
             _flush_spec(spec, spec_acc, ist, have)
             have = 0
-        ist[K_SPECN] = have
+    whole = (n - k) // m
+    s0 = ist[K_SPEC]
+    inv_m = 1.0 / m
+    for b in range(whole):
+        a0 = k + b * m
+        spec[s0 + b, 0] = _sum_row(load, a0, a0 + m) * inv_m
+        spec[s0 + b, 1] = _sum_row(grid, a0, a0 + m) * inv_m
+    ist[K_SPEC] = s0 + whole
+    k += whole * m
+    if k < n:
+        spec_acc[0] += _sum_row(load, k, n)
+        spec_acc[1] += _sum_row(grid, k, n)
+        have += n - k
+    ist[K_SPECN] = have
 
 
 @njit(cache=True, error_model="numpy")
@@ -487,9 +585,9 @@ def _flush_spec(spec, spec_acc, ist, m):
 
 
 # No allocation happens in _run, so it runs without numba's reference counting
-# (``_nrt=False``): the atomic increments numba otherwise emits around every inlined
-# helper that takes arrays cost ~40 % of a one-cell step.
-@njit(cache=True, error_model="numpy", _nrt=False)
+# (``_nrt=False``): the atomic increments numba otherwise emits in the step loop cost
+# more than a third of a one-cell step.
+@njit(cache=True, error_model="numpy", _nrt=False, fastmath={"contract"})
 def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, stat, ist,
          flags, lim_count, lim_steps, lim_energy, buf):
     """Run ``u.shape[0]`` steps. Returns -1, or the (global) step that failed.
@@ -499,8 +597,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
     (shape (NCH, >= n)). All state is in the arrays (resumable).
     """
     # ---- unpack (fields of tuples read once, out of the loops) -----------------------
-    (soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd, flat, ocv, ocvs, du_t, dus, tab,
-     tref, n_rc) = tb
+    n_rc = tb.n_rc
     n_s, n_p, m_s, m_p, inv_q, rmul, c_th, ha, t_cool, mean_hold = cl
     i_dis, i_chg, v_min, v_max, t_min, t_max, soc_min, soc_max = bms
     n_cells = n_s * n_p
@@ -547,45 +644,54 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
     b_chg = -np.inf
     b_vmax = -np.inf
     for g in range(n_s):
-        gg = 0.0
-        ss = 0.0
+        gsum = 0.0
+        ssum = 0.0
         md = np.inf
         mc = -np.inf
         eh = 0.0
         rh = 1.0
+        gh = 1.0
         for p in range(n_p):
             c = g * n_p + p
             z = cs[c, 0]
             t = cs[c, 1]
-            eh, rh = _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd, flat,
-                                 ocv, ocvs, du_t, dus, tab, tref, n_rc, z, t, rmul[c], cs, scr,
-                                 c, h, mean_hold, idx, False)
+            eh, rh, gh, _u, _du, _r0, _b, _c = _cell_at(tb, cs, scr, idx, c, z, t, h, rmul[c],
+                                                        mean_hold, False)
             zsum += z
             tmax = max(tmax, t)
             tmin = min(tmin, t)
             zmin = min(zmin, z)
             zmax = max(zmax, z)
-            gg += m_p / rh
-            ss += m_p * eh / rh
+            gsum += m_p * gh
+            ssum += m_p * eh * gh
             md = min(md, i_dis * rh - eh)
             mc = max(mc, -i_chg * rh - eh)
-        if n_p == 1:
-            eg = eh
-            rg = rh * inv_mp
-        else:
-            rg = 1.0 / gg
-            eg = ss * rg
+        eg, rg, bd, bc, bvn, bvx = _group_source(n_p, eh, rh, gh, gsum, ssum, md, mc, m_p,
+                                                 inv_mp, v_min, v_max)
         grp[g, 0] = eg
         grp[g, 1] = rg
         es += eg
         rs += rg
-        b_dis = min(b_dis, (eg + md) * gg)
-        b_chg = max(b_chg, (eg + mc) * gg)
-        b_vmin = min(b_vmin, (eg - v_min) * gg)
-        b_vmax = max(b_vmax, (eg - v_max) * gg)
+        b_dis = min(b_dis, bd)
+        b_chg = max(b_chg, bc)
+        b_vmin = min(b_vmin, bvn)
+        b_vmax = max(b_vmax, bvx)
     es *= m_s
     rs *= m_s
     zmean = zsum * inv_n_cells
+    # one simulated cell (a lumped string): its numbers in locals (registers)
+    single = n_s == 1 and n_p == 1
+    z1 = cs[0, 0]
+    t1 = cs[0, 1]
+    eh1 = scr[0, R_EH]
+    rh1 = scr[0, R_RH]
+    u1 = scr[0, R_U]
+    du1 = scr[0, R_DU]
+    r01 = scr[0, R_R0]
+    b1 = scr[0, R_B]
+    c1 = scr[0, R_C]
+    dq1 = h * inv_q[0]
+    rm1 = rmul[0]
 
     # ---- local accumulators (written back at the end) --------------------------------
     a_grid = 0.0
@@ -782,10 +888,18 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
         a_batt += p_batt
         a_thru += abs(current)
         a_i2 += current * current
+        buf[CH_LOAD, kk] = p_load
+        buf[CH_SERVED, kk] = p_served
+        buf[CH_GRID, kk] = p_grid
+        buf[CH_BATT, kk] = p_batt
+        buf[CH_I, kk] = current
+        buf[CH_V, kk] = v_string
         buf[CH_SOC, kk] = zmean
         buf[CH_TMAX, kk] = tmax
         buf[CH_SOCMIN, kk] = zmin
         buf[CH_SOCMAX, kk] = zmax
+        buf[CH_LOSS, kk] = loss
+        buf[CH_UNSERVED, kk] = p_unserved
         # ---- every cell over the step, then its look-ups at the new state ------------
         q_irr_sum = 0.0
         q_rev_sum = 0.0
@@ -805,80 +919,125 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
         b_vmin = np.inf
         b_chg = -np.inf
         b_vmax = -np.inf
-        for g in range(n_s):
-            vg = grp[g, 0] - grp[g, 1] * current
-            vcmin = min(vcmin, vg)
-            vcmax = max(vcmax, vg)
-            gg = 0.0
-            ss = 0.0
-            md = np.inf
-            mc = -np.inf
-            eh = 0.0
-            rh = 1.0
-            for p in range(n_p):
-                c = g * n_p + p
-                if n_p == 1:
-                    ic = current * inv_mp
-                else:
-                    ic = (scr[c, R_EH] - vg) / scr[c, R_RH]
-                v_hold = scr[c, R_EH] - scr[c, R_RH] * ic
-                r0 = scr[c, R_R0]
-                uc = scr[c, R_U]
-                du = scr[c, R_DU]
-                t = cs[c, 1]
-                z = cs[c, 0]
-                vavg = 0.0
-                for k in range(n_rc):
-                    v = cs[c, 2 + k]
-                    vinf = scr[c, 5 + k] * ic
-                    vavg += vinf + (v - vinf) * scr[c, 5 + 3 * n_rc + k]
-                    cs[c, 2 + k] = vinf + (v - vinf) * scr[c, 5 + 2 * n_rc + k]
-                q_irr = r0 * ic * ic + ic * vavg
-                q_rev = -ic * t * du
-                qc = q_irr + q_rev
-                tn = t * th_a + th_b + qc * th_c
-                zn = z - ic * h * inv_q[c]
-                cs[c, 0] = zn
-                cs[c, 1] = tn
-                q_irr_sum += q_irr
-                q_rev_sum += q_rev
-                chem += uc * ic
-                # the hold's voltage against the step's true mean voltage (0 for "mean")
-                resid += ic * (v_hold - (uc - r0 * ic - vavg))
-                cool += qc * h - c_th * (tn - t)
-                aic = abs(ic)
-                iabs = max(iabs, aic)
-                cacc[c, 0] += aic * h
-                cacc[c, 1] += ic * ic * h
-                cacc[c, 2] = max(cacc[c, 2], tn)
-                eh, rh = _lookup_row(soc, sbk, sb0, sinv, sinvd, tg, tbk, tb0, tinv, tinvd,
-                                     flat, ocv, ocvs, du_t, dus, tab, tref, n_rc, zn, tn,
-                                     rmul[c], cs, scr, c, h, mean_hold, idx, True)
-                zsum += zn
-                tmax = max(tmax, tn)
-                tmin = min(tmin, tn)
-                zmin = min(zmin, zn)
-                zmax = max(zmax, zn)
-                if n_p != 1:
-                    gg += m_p / rh
-                    ss += m_p * eh / rh
-                md = min(md, i_dis * rh - eh)
-                mc = max(mc, -i_chg * rh - eh)
-            if n_p == 1:
-                eg = eh
-                rg = rh * inv_mp
-                gg = m_p / rh
-            else:
-                rg = 1.0 / gg
-                eg = ss * rg
-            grp[g, 0] = eg
-            grp[g, 1] = rg
-            es += eg
-            rs += rg
-            b_dis = min(b_dis, (eg + md) * gg)
-            b_chg = max(b_chg, (eg + mc) * gg)
-            b_vmin = min(b_vmin, (eg - v_min) * gg)
-            b_vmax = max(b_vmax, (eg - v_max) * gg)
+        if single:
+            ic = current * inv_mp
+            vavg = 0.0
+            for k in range(n_rc):
+                s = NSCR0 + 3 * k
+                v = cs[0, 2 + k]
+                vinf = scr[0, s] * ic
+                d = v - vinf
+                vavg += vinf + d * scr[0, s + 2]
+                cs[0, 2 + k] = vinf + d * scr[0, s + 1]
+            qc = ic * (ic * b1 + c1)
+            tn = t1 * th_a + th_b + qc * th_c
+            zn = z1 - ic * dq1
+            cs[0, 0] = zn
+            cs[0, 1] = tn
+            q_irr_sum = r01 * ic * ic + ic * vavg
+            q_rev_sum = -ic * t1 * du1
+            chem = u1 * ic
+            v_hold = eh1 - rh1 * ic
+            resid = ic * (v_hold - (u1 - r01 * ic - vavg))
+            cool = qc * h - c_th * (tn - t1)
+            aic = abs(ic)
+            iabs = max(iabs, aic)
+            cacc[0, 0] += aic * h
+            cacc[0, 1] += ic * ic * h
+            cacc[0, 2] = max(cacc[0, 2], tn)
+            vcmin = v_hold
+            vcmax = v_hold
+            eh1, rh1, gh1, u1, du1, r01, b1, c1 = _cell_at(tb, cs, scr, idx, 0, zn, tn, h, rm1,
+                                                           mean_hold, True)
+            z1 = zn
+            t1 = tn
+            eg, rg, bd, bc, bvn, bvx = _group_source(1, eh1, rh1, gh1, 0.0, 0.0,
+                                                     i_dis * rh1 - eh1, -i_chg * rh1 - eh1,
+                                                     m_p, inv_mp, v_min, v_max)
+            es = eg  # times m_s below
+            rs = rg
+            b_dis = bd
+            b_chg = bc
+            b_vmin = bvn
+            b_vmax = bvx
+            zsum = zn
+            tmax = tn
+            tmin = tn
+            zmin = zn
+            zmax = zn
+        else:
+            for g in range(n_s):
+                vg = grp[g, 0] - grp[g, 1] * current
+                vcmin = min(vcmin, vg)
+                vcmax = max(vcmax, vg)
+                gsum = 0.0
+                ssum = 0.0
+                md = np.inf
+                mc = -np.inf
+                eh = 0.0
+                rh = 1.0
+                gh = 1.0
+                for p in range(n_p):
+                    c = g * n_p + p
+                    if n_p == 1:
+                        ic = current * inv_mp
+                    else:
+                        ic = (scr[c, R_EH] - vg) * scr[c, R_GH]
+                    # the cell over the step: exact ZOH of its RC voltages, heat, T, SOC
+                    r0 = scr[c, R_R0]
+                    uc = scr[c, R_U]
+                    t = cs[c, 1]
+                    z = cs[c, 0]
+                    vavg = 0.0
+                    for k in range(n_rc):
+                        s = NSCR0 + 3 * k
+                        v = cs[c, 2 + k]
+                        vinf = scr[c, s] * ic
+                        d = v - vinf
+                        vavg += vinf + d * scr[c, s + 2]
+                        cs[c, 2 + k] = vinf + d * scr[c, s + 1]
+                    qc = ic * (ic * scr[c, R_B] + scr[c, R_C])
+                    tn = t * th_a + th_b + qc * th_c
+                    q_irr = r0 * ic * ic + ic * vavg
+                    q_rev = -ic * t * scr[c, R_DU]
+                    zn = z - ic * (h * inv_q[c])
+                    cs[c, 0] = zn
+                    cs[c, 1] = tn
+                    q_irr_sum += q_irr
+                    q_rev_sum += q_rev
+                    chem += uc * ic
+                    # the hold's voltage against the step's true mean voltage (0 for "mean")
+                    v_hold = scr[c, R_EH] - scr[c, R_RH] * ic
+                    resid += ic * (v_hold - (uc - r0 * ic - vavg))
+                    cool += qc * h - c_th * (tn - t)
+                    aic = abs(ic)
+                    iabs = max(iabs, aic)
+                    cacc[c, 0] += aic * h
+                    cacc[c, 1] += ic * ic * h
+                    cacc[c, 2] = max(cacc[c, 2], tn)
+                    # its look-ups at the new state
+                    eh, rh, gh, _u, _du, _r0, _b, _c = _cell_at(tb, cs, scr, idx, c, zn, tn, h,
+                                                                rmul[c], mean_hold, True)
+                    zsum += zn
+                    tmax = max(tmax, tn)
+                    tmin = min(tmin, tn)
+                    zmin = min(zmin, zn)
+                    zmax = max(zmax, zn)
+                    if n_p != 1:
+                        gsum += m_p * gh
+                        ssum += m_p * eh * gh
+                    md = min(md, i_dis * rh - eh)
+                    mc = max(mc, -i_chg * rh - eh)
+                eg, rg, bd, bc, bvn, bvx = _group_source(n_p, eh, rh, gh, gsum, ssum, md, mc,
+                                                         m_p, inv_mp, v_min, v_max)
+                grp[g, 0] = eg
+                grp[g, 1] = rg
+                es += eg
+                rs += rg
+                b_dis = min(b_dis, bd)
+                b_chg = max(b_chg, bc)
+                b_vmin = min(b_vmin, bvn)
+                b_vmax = max(b_vmax, bvx)
         es *= m_s
         rs *= m_s
         zmean = zsum * inv_n_cells
@@ -893,18 +1052,9 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
         s_zmax = max(s_zmax, zmax)
         s_tmin = min(s_tmin, tmin)
         s_tmax = max(s_tmax, tmax)
-        # ---- record ------------------------------------------------------------------
-        buf[CH_LOAD, kk] = p_load
-        buf[CH_SERVED, kk] = p_served
-        buf[CH_GRID, kk] = p_grid
-        buf[CH_BATT, kk] = p_batt
-        buf[CH_I, kk] = current
-        buf[CH_V, kk] = v_string
         buf[CH_VCMIN, kk] = vcmin
         buf[CH_VCMAX, kk] = vcmax
         buf[CH_HEAT, kk] = (q_irr_sum + q_rev_sum) * mult
-        buf[CH_LOSS, kk] = loss
-        buf[CH_UNSERVED, kk] = p_unserved
     # ---- write back ------------------------------------------------------------------
     acc[E_GRID] += a_grid * h
     acc[E_LOAD] += a_load * h
@@ -939,6 +1089,35 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
     return -1
 
 
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _drive(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, stat, ist,
+           flags, lim_count, lim_steps, lim_energy, buf, ibuf, bins, bin_acc, ibin_acc,
+           bin_steps, spec, spec_acc, spec_steps, full, full_pos):
+    """:func:`_run` over ``u`` in blocks of the buffer's length, each folded into the bins
+    (:func:`_reduce`) and copied into ``full`` (when it has columns) at ``full_pos``.
+
+    The buffer is small (a few thousand steps: it stays in the core's cache while it is
+    written and folded). Returns -1, or the global step that failed.
+    """
+    n = u.shape[0]
+    nb = buf.shape[1]
+    keep = full.shape[1] > 0
+    for a in range(0, n, nb):
+        b = min(n, a + nb)
+        fail = _run(mode, tb, cl, bms, pl, ctl, sch, u[a:b], h, cs, scr, idx, grp, cacc, acc,
+                    stat, ist, flags, lim_count, lim_steps, lim_energy, buf)
+        if fail >= 0:
+            return fail
+        _reduce(buf, ibuf, b - a, bins, bin_acc, ibin_acc, ist, bin_steps, spec, spec_acc,
+                spec_steps)
+        if keep:
+            for q in range(NCH):
+                for r in range(b - a):
+                    full[q, full_pos + a + r] = buf[q, r]
+    return -1
+
+
+
 # =====================================================================================
 # Python side: parameters, state, steppers
 # =====================================================================================
@@ -960,30 +1139,49 @@ def _bucket(grid: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 
 def tables_from_ecm(ecm: ECM) -> Tables:
-    """The ECM's tables in the kernel's layout (read-only arrays)."""
+    """The ECM's tables in the kernel's layout (read-only arrays).
+
+    Per table interval ``(i, j)`` (SOC x temperature) one row of ``width = 8 + 8 n_rc``
+    coefficients: OCV and dOCV/dT as ``a + b dz`` (linear in SOC, as ``np.interp``), then
+    R0 and each element's R_k and tau_k as ``(f00 + f_T dT) + dz (f_z + f_zT dT)`` with
+    ``dz``, ``dT`` from the interval's lower corner: the same bilinear interpolation as
+    the ECM's (round-off apart), from 4 contiguous numbers and 3 multiply-adds, and no
+    per-step spacing or weights.
+    """
     soc = np.asarray(ecm.soc, dtype=float)
     temps = np.asarray(ecm.temperature_K, dtype=float)
     flat = temps.size == 1
     r0 = np.asarray(ecm.r0_Ohm, dtype=float)
     rr = np.asarray(ecm.rc_R_Ohm, dtype=float)
     rt = np.asarray(ecm.rc_tau_s, dtype=float)
-    tab = np.concatenate([r0[None], rr, rt], axis=0)  # (1 + 2n, ns, nt)
-    tab = np.moveaxis(tab, 0, -1)  # (ns, nt, 1 + 2n)
+    n_rc = int(ecm.n_rc)
+    # (q, ns, nt): R0, then R_k, tau_k interleaved per element
+    q = [r0] + [a for k in range(n_rc) for a in (rr[k], rt[k])]
+    tab = np.stack(q, axis=0)
     if flat:
         temps = np.array([temps[0], temps[0] + 1.0])
-        tab = np.concatenate([tab, tab], axis=1)
-    sb, sb0, sinv = _bucket(soc)
-    tb_, tb0, tinv = _bucket(temps)
+        tab = np.concatenate([tab, tab], axis=2)
+    ds = np.diff(soc)[:, None]
+    dtt = np.diff(temps)[None, :]
+    f00 = tab[:, :-1, :-1]
+    f10 = tab[:, 1:, :-1]
+    f01 = tab[:, :-1, 1:]
+    f11 = tab[:, 1:, 1:]
+    bil = np.stack([f00, (f01 - f00) / dtt, (f10 - f00) / ds,
+                    (f11 - f10 - f01 + f00) / (ds * dtt)], axis=-1)  # (q, ns-1, nt-1, 4)
+    bil = np.moveaxis(bil, 0, 2)  # (ns-1, nt-1, q, 4)
     ocv = np.asarray(ecm.ocv_V, dtype=float)
     du = np.asarray(ecm.docv_dT_V_per_K, dtype=float)
-    # np.interp's form: slope * (x - x_j) + y_j
-    ocv_slope = np.append(np.diff(ocv) / np.diff(soc), 0.0)
-    du_slope = np.append(np.diff(du) / np.diff(soc), 0.0)
-    inv_ds = np.append(1.0 / np.diff(soc), 0.0)
-    inv_dt = np.append(1.0 / np.diff(temps), 0.0)
-    return Tables(_ro(soc), sb, sb0, sinv, _ro(inv_ds), _ro(temps), tb_, tb0, tinv,
-                  _ro(inv_dt), bool(flat), _ro(ocv), _ro(ocv_slope), _ro(du), _ro(du_slope),
-                  _ro(tab), float(ecm.reference_temperature_K), int(ecm.n_rc))
+    lin = np.stack([ocv[:-1], np.diff(ocv) / np.diff(soc), du[:-1], np.diff(du) / np.diff(soc)],
+                   axis=-1)  # (ns-1, 4)
+    lin = np.broadcast_to(lin[:, None, :], (soc.size - 1, temps.size - 1, 4))
+    coef = np.concatenate([lin, bil.reshape(soc.size - 1, temps.size - 1, -1)], axis=-1)
+    width = coef.shape[-1]
+    sb, sb0, sinv = _bucket(soc)
+    tb_, tb0, tinv = _bucket(temps)
+    return Tables(_ro(soc), sb, sb0, sinv, _ro(temps), tb_, tb0, tinv, bool(flat),
+                  _ro(coef.reshape(-1)), int(width), float(ecm.reference_temperature_K), n_rc,
+                  float(np.min(rt)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -1210,7 +1408,8 @@ def work_arrays(params: StringParams, state: StringState, n_steps: int, bin_step
     """Fresh state and output arrays for :func:`run_chunk` (also used by the UPS driver).
 
     ``full`` keeps every step of every channel, shape (NCH, n_steps); ``buf`` is the
-    per-chunk buffer (NCH, chunk_steps) the kernel writes and :func:`_reduce` folds.
+    per-block buffer (NCH, <= BLOCK_STEPS + 8) the kernel writes and :func:`_reduce`
+    folds.
     """
     n_sim = params.n_sim
     n_bins = -(-n_steps // bin_steps)
@@ -1223,7 +1422,7 @@ def work_arrays(params: StringParams, state: StringState, n_steps: int, bin_step
     cacc[:, 2] = state.cells[:, 1]
     return {
         "cs": np.array(state.cells, dtype=float, order="C"),
-        "scr": np.zeros((n_sim, 5 + 4 * params.n_rc)),
+        "scr": np.zeros((n_sim, NSCR0 + 3 * params.n_rc)),
         "idx": np.zeros((n_sim, 2), dtype=np.int64),
         "grp": np.zeros((params.cells.n_s, 2)),
         "cacc": cacc,
@@ -1238,12 +1437,22 @@ def work_arrays(params: StringParams, state: StringState, n_steps: int, bin_step
         "bin_acc": np.stack([np.full(NCH, np.inf), np.full(NCH, -np.inf), np.zeros(NCH)]),
         "spec": np.zeros((n_spec, 2)),
         "spec_acc": np.zeros(2),
-        "buf": np.zeros((NCH, chunk)),
+        # rows 8 doubles longer than a power of two apart: the channels' stores of one
+        # step then fall into different sets of the L1 cache (rows 2^k apart all map to
+        # one set and evict each other every step)
+        "buf": np.zeros((NCH, min(chunk, BLOCK_STEPS) + 8)),
         "full": np.zeros((NCH, n_steps)) if full else None,
         "full_pos": 0,
         "bin_steps": int(bin_steps),
         "spec_steps": int(spec_steps),
     }
+
+
+# steps per block of the kernel's channel buffer: 15 channels x 2048 steps x 8 bytes =
+# 240 kB, written by _run and folded by _reduce while still in the core's L2 cache (a
+# buffer of a whole 100,000-step chunk, 12 MB, went through memory twice per step)
+BLOCK_STEPS = 2048
+_NO_FULL = np.zeros((NCH, 0))
 
 
 def run_chunk(mode: int, params: StringParams, plant, control, schedule, u: np.ndarray,
@@ -1253,22 +1462,21 @@ def run_chunk(mode: int, params: StringParams, plant, control, schedule, u: np.n
     Returns -1, or the global step index where a power could not be drawn."""
     u = np.ascontiguousarray(u, dtype=float)
     n = u.shape[0]
-    buf = w["buf"]
-    if n > buf.shape[1]:
-        raise InputError(f"A chunk of {n} steps exceeds the buffer of {buf.shape[1]}.")
-    fail = int(_run(mode, params.tables, params.cells, params.bms, plant, control, schedule, u,
-                    float(dt_s), w["cs"], w["scr"], w["idx"], w["grp"], w["cacc"], w["acc"],
-                    w["stat"], w["ist"], w["flags"], w["lim_count"], w["lim_steps"],
-                    w["lim_energy"], buf))
+    full = w["full"]
+    if full is not None and w["full_pos"] + n > full.shape[1]:
+        raise InputError(f"A chunk of {n} steps at step {w['full_pos']} exceeds the "
+                         f"full-resolution record of {full.shape[1]} steps.")
+    fail = int(_drive(mode, params.tables, params.cells, params.bms, plant, control, schedule,
+                      u, float(dt_s), w["cs"], w["scr"], w["idx"], w["grp"], w["cacc"],
+                      w["acc"], w["stat"], w["ist"], w["flags"], w["lim_count"],
+                      w["lim_steps"], w["lim_energy"], w["buf"], w["buf"].view(np.int64),
+                      w["bins"], w["bin_acc"], w["bin_acc"].view(np.int64), w["bin_steps"], w["spec"], w["spec_acc"], w["spec_steps"],
+                      _NO_FULL if full is None else full, w["full_pos"]))
     if fail >= 0:
         return fail
     ist = w["ist"]
-    _reduce(buf, n, w["bins"], w["bin_acc"], ist, w["bin_steps"], w["spec"], w["spec_acc"],
-            w["spec_steps"])
-    if w["full"] is not None:
-        pos = w["full_pos"]
-        w["full"][:, pos:pos + n] = buf[:, :n]
-        w["full_pos"] = pos + n
+    if full is not None:
+        w["full_pos"] += n
     if final:
         if ist[K_BINN] > 0:
             _flush_bin(w["bins"], w["bin_acc"][0], w["bin_acc"][1], w["bin_acc"][2], ist,
@@ -1312,12 +1520,12 @@ def simulate_string(params: StringParams, state: StringState, dt_s: float, *,
     mode = MODE_POWER if current_A is None else MODE_CURRENT
     plant, control, schedule = _no_plant()
     n = u.size
-    w = work_arrays(params, state, n, n, n, False)
+    w = work_arrays(params, state, n, n, n, True)
     fail = run_chunk(mode, params, plant, control, schedule, u, dt_s, w, True)
     if fail >= 0:
         raise InputError(f"The power {u[fail]:.6g} W at sample {fail} exceeds what the string "
                          "can deliver at that state.")
-    f = w["buf"]
+    f = w["full"]
     final = StringState(_ro(w["cs"]), state.time_s + n * dt_s)
     return StringRun(
         time_s=state.time_s + np.arange(n) * dt_s, current_A=f[CH_I].copy(),
