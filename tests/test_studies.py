@@ -190,6 +190,26 @@ def test_killed_run_leaves_a_readable_file_and_resumes(tmp_path, ecm_file):
     assert len(final.points) == 640 and not final.failed
 
 
+def crashing_point(kind, ecm, params):
+    """run_point, except that the 3 s period kills its worker process outright."""
+    if params["heating"]["period_s"] == 3.0:
+        os._exit(3)
+    return run_point(kind, ecm, params)
+
+
+def test_a_point_that_kills_its_worker_is_recorded_and_the_sweep_goes_on(tmp_path, ecm_file):
+    cfg = load_study_config(write_config(
+        tmp_path / "x.toml", ecm_file,
+        "swing_depth = 1e-4\nperiod_s = [1.0, 2.0, 3.0, 4.0, 5.0]"))
+    summary = run_study(cfg, workers=2, progress=False, plot=False, _point=crashing_point)
+    assert (summary.computed, summary.failed) == (5, 1)
+    res = load_study(summary.path)
+    failed = res.failed
+    assert {p.coords["heating.period_s"] for p in failed} == {3.0}
+    assert all("worker process running this point died" in p.error for p in failed)
+    assert sum(p.ok for p in res.points.values()) == 4  # a bystander in flight re-ran
+
+
 def test_dask_cluster_runs_the_same_points(tmp_path, ecm_file):
     from distributed import LocalCluster
 

@@ -106,32 +106,72 @@ def resolve_cells(config: StudyConfig, output: Path, *, progress: bool = True) -
 
 
 class _Local:
-    """A process pool (or this process, for workers = 0)."""
+    """A process pool (or this process, for workers = 0).
 
-    def __init__(self, workers: int) -> None:
-        import multiprocessing
+    At most ``workers`` points are in flight, so when a point kills its worker process
+    (a crash, the kernel's OOM killer) only the points in flight are suspects: the pool is
+    started again and the suspects are run one at a time; the one that kills its worker
+    again is recorded as failed, the others run on, and the sweep goes on.
+    """
 
+    def __init__(self, workers: int, point=run_point) -> None:
         self.workers = workers
+        self.point = point
         self.pool = None
         if workers > 0:
-            # spawn: no forked copies of the parent's threads (tqdm, numba, h5py)
-            self.pool = cf.ProcessPoolExecutor(max_workers=workers,
-                                               mp_context=multiprocessing.get_context("spawn"))
+            self._start()
         self.name = (f"a local pool of {workers} processes" if workers else "this process")
+
+    def _start(self) -> None:
+        import multiprocessing
+
+        # spawn: no forked copies of the parent's threads (tqdm, numba, h5py)
+        self.pool = cf.ProcessPoolExecutor(max_workers=self.workers,
+                                           mp_context=multiprocessing.get_context("spawn"))
 
     def run(self, tasks):
         """Yield (pid, outcome or exception) as points finish."""
+        from collections import deque
+        from concurrent.futures.process import BrokenProcessPool
+
         if self.pool is None:
             for pid, kind, ecm, params in tasks:
-                yield pid, run_point(kind, ecm, params)
+                yield pid, self.point(kind, ecm, params)
             return
-        futures = {self.pool.submit(run_point, kind, ecm, params): pid
-                   for pid, kind, ecm, params in tasks}
-        for fut in cf.as_completed(futures):
-            try:
-                yield futures[fut], fut.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. a worker process died
-                yield futures[fut], exc
+        queue = deque(tasks)
+        suspects: deque = deque()  # in flight when a worker died: run alone
+        crashed: dict[str, int] = {}
+        running: dict = {}
+        while queue or suspects or running:
+            alone = bool(suspects)
+            limit = 1 if alone else self.workers
+            while len(running) < limit and (suspects or (queue and not alone)):
+                task = suspects.popleft() if suspects else queue.popleft()
+                running[self.pool.submit(self.point, *task[1:])] = task
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            broken = []
+            for fut in done:
+                task = running.pop(fut)
+                try:
+                    yield task[0], fut.result()
+                except BrokenProcessPool:
+                    broken.append(task)
+                except Exception as exc:  # noqa: BLE001 - recorded by the caller
+                    yield task[0], exc
+            if broken:
+                # every future of a broken pool fails: all in flight are suspects
+                broken += list(running.values())
+                running.clear()
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self._start()
+                for task in broken:
+                    crashed[task[0]] = crashed.get(task[0], 0) + 1
+                    if crashed[task[0]] >= 2 or (alone and len(broken) == 1):
+                        yield task[0], RuntimeError(
+                            "the worker process running this point died (a crash or out "
+                            "of memory), also when the point ran alone")
+                    else:
+                        suspects.append(task)
 
     def close(self, cancel: bool = False) -> None:
         if self.pool is not None:
@@ -198,6 +238,7 @@ def run_study(
     progress: bool = True,
     plot: bool = True,
     merge_every_s: float = 5.0,
+    _point=run_point,
 ) -> StudySummary:
     """Run every point of ``config`` not yet in its study file.
 
@@ -254,7 +295,7 @@ def run_study(
                 continue
             tasks.append((pid, config.kind, ecm, point["params"]))
         total = len(meta)
-        engine = _Dask(scheduler) if scheduler else _Local(min(workers, len(tasks)))
+        engine = _Dask(scheduler) if scheduler else _Local(min(workers, len(tasks)), _point)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -269,8 +310,7 @@ def run_study(
                 if isinstance(outcome, BaseException):
                     outcome = {"status": "error", "values": {}, "arrays": {}, "warnings": [],
                                "seconds": float("nan"),
-                               "error": f"{type(outcome).__name__}: {outcome} (the point's "
-                                        "worker failed)"}
+                               "error": f"{type(outcome).__name__}: {outcome}"}
                 point = meta[pid]
                 pending[pid] = {**outcome, "cell": point["cell"], "coords": point["coords"],
                                 "params": point["params"]}
