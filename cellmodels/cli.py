@@ -204,8 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="keep every step, not only bins")
     p.set_defaults(func=_cmd_ups)
 
+    from .fitting._cli import add_parser as add_fit_parser
+    from .fitting.ecm_hppc import add_parser as add_fit_ecm_parser
     from .studies._cli import add_parser as add_study_parser
 
+    add_fit_parser(sub)
+    add_fit_ecm_parser(sub)
     add_study_parser(sub)
 
     p = sub.add_parser("validate", help="run validation cases, write validation/REPORT.md")
