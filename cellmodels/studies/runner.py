@@ -108,7 +108,7 @@ def resolve_cells(config: StudyConfig, output: Path, *, progress: bool = True) -
 class _Local:
     """A process pool (or this process, for workers = 0).
 
-    At most ``workers`` points are in flight, so when a point kills its worker process
+    At most two points per worker are in flight, so when a point kills its worker process
     (a crash, the kernel's OOM killer) only the points in flight are suspects: the pool is
     started again and the suspects are run one at a time; the one that kills its worker
     again is recorded as failed, the others run on, and the sweep goes on.
@@ -144,7 +144,7 @@ class _Local:
         running: dict = {}
         while queue or suspects or running:
             alone = bool(suspects)
-            limit = 1 if alone else self.workers
+            limit = 1 if alone else 2 * self.workers  # one queued per worker: no idle gap
             while len(running) < limit and (suspects or (queue and not alone)):
                 task = suspects.popleft() if suspects else queue.popleft()
                 running[self.pool.submit(self.point, *task[1:])] = task
