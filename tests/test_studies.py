@@ -277,3 +277,28 @@ def test_cli_add_parser_runs_a_study(tmp_path, ecm_file, capsys):
     # twice the current, four times the ohmic heat: the rise grows about 4-fold
     assert 3.5 < rise[(2.0, 1.0)] / rise[(1.0, 1.0)] < 4.5
     assert np.isfinite(list(rise.values())).all()
+
+
+def test_parameter_set_cells_are_reduced_once_and_cached(tmp_path, monkeypatch):
+    from cellmodels.reduction import identify
+
+    calls = []
+
+    def fake_reduce(name, progress=False, **kwargs):
+        # stands in for the ~40 s DFN identification; what is checked is the caching
+        calls.append((name, kwargs))
+        return make_ecm(name=f"{name} ECM")
+
+    monkeypatch.setattr(identify, "reduce_cell", fake_reduce)
+    cfg = parse_study_config({"cells": ["semisolid_lfp_power"], "reduce": {"n_rc": 2},
+                              "heating": {"period_s": 1.0, "swing_depth": 1e-4}},
+                             kind="heating")
+    out = tmp_path / "p.h5"
+    first = run_study(cfg, output=out, workers=0, progress=False, plot=False)
+    second = run_study(cfg, output=out, workers=0, progress=False, plot=False)
+    assert calls == [("semisolid_lfp_power", {"n_rc": 2})]
+    assert (first.computed, second.computed, second.skipped) == (1, 0, 1)
+    res = load_study(out)
+    info = res.cells["semisolid_lfp_power"]
+    assert info["ecm_name"] == "semisolid_lfp_power ECM"
+    assert "reduced with" in info["source"] and len(info["sha256"]) == 64
