@@ -71,7 +71,6 @@ def resolve_cells(config: StudyConfig, output: Path, *, progress: bool = True) -
     is a parameter-set name, reduced once with the config's ``[reduce]`` settings and
     cached in ``<output>.cells/`` so a rerun does not reduce again.
     """
-    from ..physics.cells import available_cells
     from ..reduction import load_ecm, save_ecm
 
     cells = {}
@@ -82,6 +81,8 @@ def resolve_cells(config: StudyConfig, output: Path, *, progress: bool = True) -
             ecm = load_ecm(path)
             source = str(path)
         else:
+            from ..physics.cells import available_cells
+
             names = available_cells()
             if label not in names:
                 from ..errors import suggest
