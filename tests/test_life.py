@@ -1,0 +1,204 @@
+"""Life: rainflow counting, the ageing model's exact values, validity, bad input, and
+cycle jumping on a window whose damage does not change (exact)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from cellmodels.errors import InputError, ParameterError, SolverError
+from cellmodels.life import (
+    AgeingModel,
+    LifeValidityWarning,
+    anode_potential_V,
+    load_life,
+    load_model,
+    project_life,
+    rainflow,
+    reversals,
+    soc_sequence,
+)
+
+from .test_ups_kernel import varied_ecm
+
+
+# ---- rainflow --------------------------------------------------------------------------
+def test_rainflow_astm_e1049_example():
+    # ASTM E1049-85 (2017) Fig. 6 / X1: ranges 3 (0.5), 4 (1.5), 6 (0.5), 8 (1.0), 9 (0.5)
+    c = rainflow([-2, 1, -3, 5, -1, 3, -4, 4, -2])
+    assert c.histogram() == {3.0: 0.5, 4.0: 1.5, 6.0: 0.5, 8.0: 1.0, 9.0: 0.5}
+
+
+def test_rainflow_hand_counted():
+    # 0,1,0,1,0: every range holds the start -> four half cycles of 1 (counted by hand)
+    assert rainflow([0, 1, 0, 1, 0]).histogram() == {1.0: 2.0}
+    # 0,3,1,2,0: inner full cycle (1,2) of range 1, then halves 0-3 and 3-0
+    c = rainflow([0, 3, 1, 2, 0])
+    assert c.histogram() == {1.0: 1.0, 3.0: 1.0}
+    full = np.flatnonzero(c.count == 1.0)[0]
+    assert (c.start[full], c.end[full]) == (2, 3) and c.mean[full] == 1.5
+    # intermediate points on a monotone run and plateaus are not reversals
+    assert reversals([0, 1, 1, 2, 1, 1, 0, 0, 3]).tolist() == [0, 3, 6, 8]
+    assert rainflow([0.0, 0.5, 1.0, 0.2, 0.6]).histogram() == {0.4: 0.5, 0.8: 0.5, 1.0: 0.5}
+
+
+def test_rainflow_refuses_nan():
+    with pytest.raises(InputError, match=r"holds nan at index 2"):
+        rainflow([0.1, 0.2, float("nan"), 0.3])
+
+
+# ---- exact values ----------------------------------------------------------------------
+def _one_term(**term):
+    base = {"name": "t", "kind": "calendar", "output": "capacity", "exponent": 0.5,
+            "factors": [{"type": "constant", "value": 1e-3}], "source": "test"}
+    base.update(term)
+    return AgeingModel.from_dict({"name": "m", "terms": [base],
+                                  "micro_cycle": {"weight": 1.0, "dod": 0.02}})
+
+
+def test_arrhenius_power_law_exact():
+    ea, tref, temp, p, a = 50e3, 298.15, 318.15, 0.5, 2e-3
+    m = _one_term(exponent=p, factors=[{"type": "constant", "value": a},
+                                       {"type": "arrhenius", "Ea_J_per_mol": ea,
+                                        "T_ref_K": tref}])
+    t = np.array([0.0, 30 * 86400.0])
+    ws = m.window_stress(t, [0.5, 0.5], temp)
+    k = a * math.exp(-ea / 8.314462618 * (1 / temp - 1 / tref))
+    for days in (30, 300, 3000):
+        s = m.advance(m.initial_state(), ws, days / 30)
+        # q = 1 - k t^p exactly (float round-off only)
+        assert m.capacity_fraction(s) == pytest.approx(1 - k * days**p, rel=1e-12)
+
+
+def test_shipped_lfp_calendar_value():
+    # BLAST-Lite Lfp_Gr_250AhPrismatic: q_loss = p1 exp(p2/T) exp(p3 Ua/T) t^0.526
+    m = load_model("lfp_gr_250ah")
+    temp, soc, days = 298.15, 0.5, 365.0
+    ua = float(anode_potential_V(soc))
+    k = 8.37e4 * math.exp(-5210 / temp) * math.exp(-3560 * ua / temp)
+    ws = m.window_stress([0.0, days * 86400], [soc, soc], temp)
+    cal = m.terms[0]
+    assert cal.value(m.advance(m.initial_state(), ws).X[0]) == pytest.approx(
+        k * days**0.526, rel=1e-12)
+    # Safari & Delacourt graphite at 50 % SOC: ~0.12 V vs Li (BLAST-Lite normalises by 0.123)
+    assert 0.10 < ua < 0.14
+
+
+def test_power_law_state_is_order_independent():
+    m = load_model("lfp_gr_250ah")
+    hot = m.window_stress([0.0, 86400.0], [0.9, 0.9], 318.15)
+    cold = m.window_stress([0.0, 86400.0], [0.3, 0.3], 298.15)
+    s0 = m.initial_state()
+    a = m.advance(m.advance(s0, hot, 100), cold, 50)
+    b = m.advance(m.advance(s0, cold, 50), hot, 100)
+    assert m.capacity_fraction(a) == pytest.approx(m.capacity_fraction(b), rel=1e-14)
+
+
+def test_damage_monotonic_and_micro_cycles_cheaper():
+    m = load_model("nmc111_gr_kokam75ah")
+    t = np.linspace(0, 86400, 2001)
+    soc = 0.5 + 0.3 * np.sin(2 * np.pi * t / 21600)
+    with pytest.warns(LifeValidityWarning):
+        ws = m.window_stress(t, soc, 298.15)
+    s = m.initial_state()
+    q_prev, r_prev = 1.0, 1.0
+    for _ in range(50):
+        s = m.advance(s, ws, 30)
+        q, r = m.capacity_fraction(s), m.resistance_factor(s)
+        assert q <= q_prev and r >= r_prev and math.isfinite(q)
+        q_prev, r_prev = q, r
+    # weight 1/3 below 2 % DoD, 1 at 4 % and above, log-linear between
+    w = m.micro_weight([0.001, 0.02, 0.02 * math.sqrt(2), 0.04, 0.5])
+    assert w.tolist() == pytest.approx([1 / 3, 1 / 3, 2 / 3, 1.0, 1.0], rel=1e-12)
+
+
+def test_validity_warning_names_variable_and_distance():
+    m = load_model("lfp_gr_250ah")
+    with pytest.warns(LifeValidityWarning, match=r"'temperature_K' outside its validated "
+                      r"range \[283.15, 318.15\] \(up to 328.15, 10 above the maximum"):
+        m.window_stress([0.0, 3600.0], [0.5, 0.5], 328.15)
+
+
+def test_rate_outside_range_is_held_at_the_bound():
+    m = AgeingModel.from_dict({"name": "m", "micro_cycle": {"weight": 1.0, "dod": 0.02},
+                               "terms": [{"name": "c", "kind": "cycle", "output": "capacity",
+                                          "exponent": 1.0, "source": "test",
+                                          "factors": [{"type": "linear", "const": 0.0,
+                                                       "coefficients": {"crate": 1e-4}}],
+                                          "validity": {"crate": [0.0, 1.0]}}]})
+    t = np.array([0.0, 360.0, 720.0])  # one full cycle of DoD 1 in 12 min: 10C
+    with pytest.warns(LifeValidityWarning, match=r"'crate' .* 9 above the maximum 1\).*"
+                      r"evaluated at the nearest bound"):
+        ws = m.window_stress(t, [1.0, 0.0, 1.0], 298.15)
+    # 1 EFC at the held rate 1C -> 1e-4
+    assert ws.dX[0] == pytest.approx(1e-4, rel=1e-12)
+
+
+def test_nan_and_negative_damage_refused():
+    m = load_model("lfp_gr_250ah")
+    with pytest.raises(InputError, match=r"'soc' argument of window_stress holds nan at "
+                                         r"index 1"):
+        m.window_stress([0.0, 1.0, 2.0], [0.5, float("nan"), 0.5], 298.15)
+    ws = m.window_stress([0.0, 86400.0], [0.5, 0.5], 298.15)
+    bad = type(ws)((float("nan"),) + ws.dX[1:], ws.duration_s, ws.efc)
+    with pytest.raises(SolverError, match=r"NaN, infinite or negative"):
+        m.advance(m.initial_state(), bad)
+    neg = _one_term(kind="cycle", factors=[{"type": "linear", "const": -1e-3,
+                                            "coefficients": {"dod": 1e-4}}])
+    with pytest.raises(SolverError, match=r"rate .* must be finite and non-negative"):
+        neg.window_stress([0.0, 3600.0, 7200.0], [1.0, 0.0, 1.0], 298.15)
+    with pytest.raises(ParameterError, match=r"Unknown factor type 'arrhenus'.*arrhenius"):
+        _one_term(factors=[{"type": "arrhenus"}])
+
+
+# ---- cycle jumping ---------------------------------------------------------------------
+def _config():
+    return {"rectifier": {"rated_W": 2000.0}, "inverter": {"rated_W": 200.0},
+            "battery": {"n_series": 2, "n_parallel": 1, "coolant_temperature_K": 308.15,
+                        "initial_temperature_K": 308.15},
+            "output": {"ride_through_s": 60.0}}
+
+
+def test_cycle_jumping_constant_window_is_exact(tmp_path):
+    # No load: SOC and temperature stay constant, so every window does the same damage
+    # whatever the ECM's age, and the jumps must give the closed form k t^p exactly.
+    m = _one_term(exponent=0.5, factors=[{"type": "constant", "value": 4e-3},
+                                         {"type": "arrhenius", "Ea_J_per_mol": 40e3,
+                                          "T_ref_K": 298.15}])
+    ecm = varied_ecm()
+    res = project_life(ecm, _config(), np.zeros(600), dt_s=1.0, years=3.0, model=m,
+                       max_capacity_step=0.01, output=tmp_path / "life.h5")
+    k = 4e-3 * math.exp(-40e3 / 8.314462618 * (1 / 308.15 - 1 / 298.15))
+    days = res.time_s / 86400
+    # exact to round-off in the sum of the window increments (jumps of up to 1e5 windows)
+    assert res.capacity_fraction == pytest.approx(1 - k * np.sqrt(days), rel=1e-9, abs=1e-12)
+    assert res.time_years[-1] == pytest.approx(3.0, rel=1e-12)
+    assert res.info["steps"] < 60 and res.ride_through_ok.all()
+    back = load_life(tmp_path / "life.h5")
+    assert np.array_equal(back.capacity_fraction, res.capacity_fraction)
+    assert back.info["windows_simulated"] == res.info["windows_simulated"]
+
+
+def test_capability_end_of_life_when_ride_through_fails():
+    # 200 W for 60 s from 50 % SOC of a 2 x 10 Ah string: fine when new; a cell at 3 %
+    # of its capacity cannot (about 2 x 3.6 V x 0.3 Ah x 0.5 ~ 1 Wh < 3.3 Wh needed).
+    m = _one_term(exponent=1.0, factors=[{"type": "constant", "value": 0.97 / 365.0}])
+    res = project_life(varied_ecm(), _config(), np.zeros(600), dt_s=1.0, years=1.0,
+                       model=m, floor_capacity=0.02, max_capacity_step=0.05)
+    assert res.ride_through_ok[0] and not res.ride_through_ok[-1]
+    assert 0 < res.eol_capability_years <= 1.0
+    assert "ride-through" in res.eol_capability_reason
+    assert res.eol_capacity_years == pytest.approx(0.2 / 0.97, rel=0.02)  # linear fade
+
+
+def test_soc_sequence_keeps_extremes():
+    t = np.arange(4.0)
+    ts, zs = soc_sequence(t, [0.4, 0.5, 0.3, 0.2], [0.5, 0.7, 0.6, 0.3],
+                          [0.45, 0.6, 0.45, 0.25], 1.0)
+    assert zs.max() == 0.7 and zs.min() == 0.2 and np.all(np.diff(ts) > 0)
+
+
+def test_project_life_refuses_bad_years():
+    with pytest.raises(InputError, match=r"'years' argument of project_life must be in the "
+                                         r"range \(0, 50\]. Got 0"):
+        project_life(varied_ecm(), _config(), np.zeros(10), dt_s=1.0, years=0)
