@@ -197,3 +197,30 @@ def test_rate_test_reader_flips_the_sign_and_starts_at_rest():
         rate_test(25, "3C")
     with pytest.raises(InputError, match="Cannot read the DATA argument"):
         dataset_from_spec("nonsense:1")
+
+
+def _cli(argv):
+    import argparse
+
+    from cellmodels.fitting._cli import add_parser
+
+    parser = argparse.ArgumentParser(prog="cellmodels")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_lists_and_fits_a_pulse(tmp_path, capsys):
+    assert _cli(["fit", "--list"]) == 0
+    assert "User-defined/Contact resistance [Ohm]" in capsys.readouterr().out
+    out = tmp_path / "fitted.json"
+    report = tmp_path / "fit.json"
+    code = _cli(["fit", "lgm50", "wmg-pulse:T25:SoC5:Cell1", "--params",
+                 "User-defined/Contact resistance [Ohm]=1e-4:0.05", "--model", "SPM",
+                 "--thermal", "isothermal", "-o", str(out), "--report", str(report)])
+    assert code == 0
+    summary = json.loads(report.read_text())
+    assert summary["success"] is True
+    cell = cm.load_cell(out)
+    value = summary["parameters"]["User-defined/Contact resistance [Ohm]"]["value"]
+    assert cell.parameter_values()["Contact resistance [Ohm]"] == pytest.approx(value, rel=1e-15)

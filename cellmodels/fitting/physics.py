@@ -291,6 +291,7 @@ class _Prepared:
     c_n0: float
     c_p0: float
     initial_soc: float
+    runner: tuple | None = None  #: (built model, solver, t_eval) once built
 
 
 def _segments(t: np.ndarray, i: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -602,7 +603,6 @@ class PhysicsProblem:
         hi_v = float(base["Upper voltage cut-off [V]"])
         self.cutoff_V = (min(lo_v, float(v_all.min()) - CUTOFF_MARGIN_V),
                          max(hi_v, float(v_all.max()) + CUTOFF_MARGIN_V))
-        self._models = []
         for prep in self._prepared:
             pv = base.copy()
             # The measured current as a zero-order hold: a sum of constant steps switched
@@ -627,13 +627,13 @@ class PhysicsProblem:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 sim.build()
             breaks = np.unique(np.concatenate([[0.0], prep.step_t[1:], [prep.t_end]]))
-            self._models.append((sim.built_model, solver, breaks))
+            prep.runner = (sim.built_model, solver, breaks)
         self._temperature_name = "Volume-averaged cell temperature [K]"
 
     def _solve(self, prep: _Prepared, p: np.ndarray, sens: bool):
         import pybamm
 
-        model, solver, breaks = self._models[self._prepared.index(prep)]
+        model, solver, breaks = prep.runner
         inputs = self._model_inputs(p)
         t_cmp = prep.time_s[prep.idx] - prep.t0
         t0 = time.perf_counter()

@@ -1,0 +1,70 @@
+"""Speed of the LG M50 physics fit (issue 3 acceptance: within 10 minutes on this machine).
+
+Runs exactly the fit of ``validation/case_fit_lgm50.py`` (DFN + lumped thermal, nine
+parameters, two discharges and four pulses, IDAKLU sensitivities) and writes
+``validation/bench_fit.json``: wall time, model evaluations (residual solves without
+sensitivities), sensitivity solves, the time of each kind, and what one Jacobian would
+cost by 2-point finite differences instead (n_parameters plain solves) for comparison.
+
+Run from the repository root: ``python validation/bench_fit.py``. The machine is shared;
+the ratios measured side by side in one run are the robust figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LIMIT_S = 600.0
+
+
+def main() -> dict:
+    sys.path.insert(0, str(HERE))
+    from case_fit_lgm50 import fit_experiments, parameters
+
+    from cellmodels.fitting import PhysicsProblem, fit_physics
+
+    t0 = time.perf_counter()
+    problem = PhysicsProblem("lgm50", fit_experiments(), parameters(), model="DFN",
+                             thermal="lumped")
+    build_s = time.perf_counter() - t0
+    res = fit_physics("lgm50", [], [], problem=problem, max_nfev=40, progress=False)
+    total_s = time.perf_counter() - t0
+    n_par = len(res.names)
+    per_eval = problem.time_solve_s / max(problem.n_evaluations, 1)
+    per_sens = problem.time_sens_s / max(problem.n_jacobians, 1)
+    out = {
+        "what": "LG M50 fit of validation/case_fit_lgm50.py (DFN, lumped thermal)",
+        "parameters": list(res.names),
+        "experiments": [e.name for e in res.experiments],
+        "n_experiments": len(res.experiments),
+        "n_residuals": int(problem.evaluate(res.x)[0].size),
+        "success": res.success,
+        "message": res.message,
+        "wall_time_s": round(total_s, 2),
+        "limit_s": LIMIT_S,
+        "within_limit": total_s <= LIMIT_S,
+        "build_s": round(build_s, 2),
+        "model_evaluations": problem.n_evaluations,
+        "sensitivity_solves": problem.n_jacobians,
+        "time_per_evaluation_s": round(per_eval, 3),
+        "time_per_sensitivity_solve_s": round(per_sens, 3),
+        "sensitivity_over_evaluation": round(per_sens / per_eval, 2) if per_eval else None,
+        "finite_difference_jacobian_s_estimate": round(n_par * per_eval, 3),
+        "fd_over_sensitivity": round(n_par * per_eval / per_sens, 2) if per_sens else None,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "note": "2 cores shared by six engineers when measured; pessimistic"},
+    }
+    from cellmodels._atomic import write_text
+
+    write_text(HERE / "bench_fit.json", json.dumps(out, indent=1) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=1))
