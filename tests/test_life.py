@@ -202,3 +202,31 @@ def test_project_life_refuses_bad_years():
     with pytest.raises(InputError, match=r"'years' argument of project_life must be in the "
                                          r"range \(0, 50\]. Got 0"):
         project_life(varied_ecm(), _config(), np.zeros(10), dt_s=1.0, years=0)
+
+
+def test_periodic_window_counts_the_boundary_cycle_closed():
+    # 0.5 -> 0 -> 1 -> 0.5 repeated daily is one full cycle of depth 1 per day
+    m = load_model("lfp_gr_250ah")
+    t = np.array([0.0, 1.0, 3.0, 4.0, 24.0]) * 3600
+    ws = m.window_stress(t, [0.5, 0.0, 1.0, 0.5, 0.5], 298.15)
+    assert ws.summary["n_cycles"] == 1.0 and ws.efc == pytest.approx(1.0, rel=1e-12)
+    assert ws.summary["crate_mean"] == pytest.approx(0.5, rel=1e-12)  # rests excluded
+    with pytest.warns(LifeValidityWarning, match=r"'dod' outside"):
+        once = m.window_stress(t, [0.5, 0.0, 1.0, 0.5, 0.5], 298.15, periodic=False)
+    assert once.summary["n_cycles"] == 1.5
+
+
+def test_dry_out_knee_after_the_reservoir_empties():
+    # 1 Ah cell, all LLI to SEI: 1 % LLI = 0.01 * 3600 / F mol Li -> V_EC * that of EC
+    m = _one_term(exponent=1.0, factors=[{"type": "constant", "value": 1e-4}])
+    per_pct = 6.667e-5 * 0.01 * 3600 / 96485.33212
+    m = m.with_dry_out(reservoir_m3=0.5 * per_pct, pore_volume_m3=10 * per_pct,
+                       sei_fraction_of_lli=1.0, capacity_Ah=1.0)
+    ws = m.window_stress([0.0, 86400.0], [0.5, 0.5], 298.15)
+    at = [m.advance(m.initial_state(), ws, d) for d in (40, 50, 60)]  # 0.4 %, 0.5 %, 0.6 %
+    assert m.wetted_fraction(at[0]) == 1.0 and m.reservoir_m3(at[0]) > 0
+    assert m.capacity_fraction(at[1]) == pytest.approx(0.995, rel=1e-9)
+    # 0.1 % LLI past empty consumes 0.1 per_pct of a 10 per_pct pore volume: w = 0.99
+    assert m.wetted_fraction(at[2]) == pytest.approx(0.99, rel=1e-9)
+    assert m.capacity_fraction(at[2]) == pytest.approx(0.994 * 0.99, rel=1e-9)
+    assert m.resistance_factor(at[2]) == pytest.approx(1 / 0.99, rel=1e-9)

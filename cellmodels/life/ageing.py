@@ -29,7 +29,8 @@ Calendar terms are evaluated on the samples of a window (``T(t)``, ``soc(t)``,
 (:mod:`cellmodels.life.rainflow`): each cycle of depth ``d`` and count ``n`` adds ``n d q``
 equivalent full cycles (``q`` the capacity fraction, so throughput is in nominal A.h, as
 BLAST-Lite counts it), weighted by the micro-cycle factor below, at its own ``T`` (mean
-over the cycle), mean SOC and C-rate (mean ``|dsoc/dt|`` over the cycle, per hour).
+over the cycle), mean SOC and C-rate (mean ``|dsoc/dt|`` over the cycle, per hour,
+over the time the SOC moves at >= 0.01 C, so rests inside a cycle do not dilute it).
 
 Micro-cycles
 ------------
@@ -446,8 +447,8 @@ class AgeingModel:
         return values
 
     # ---- windows ----------------------------------------------------------------------
-    def window_stress(self, time_s, soc, temperature_K, *, capacity_fraction: float = 1.0
-                      ) -> WindowStress:
+    def window_stress(self, time_s, soc, temperature_K, *, capacity_fraction: float = 1.0,
+                      periodic: bool = True) -> WindowStress:
         """The state increments of one window given its SOC and temperature history.
 
         Parameters
@@ -458,6 +459,10 @@ class AgeingModel:
         temperature_K : (n,) or scalar cell temperature [K]
         capacity_fraction : present capacity / nominal, scales the throughput (EFC are in
             nominal A.h)
+        periodic : the window repeats (as in cycle jumping): it is rotated to start at its
+            highest SOC before counting, so the cycle that spans the repeat boundary is
+            counted closed (a 0.5 -> 0 -> 1 -> 0.5 day is one full cycle of depth 1, not
+            three half cycles). The last sample is taken as equal to the first.
         """
         t = np.ascontiguousarray(time_s, dtype=float)
         z = np.ascontiguousarray(soc, dtype=float)
@@ -486,6 +491,13 @@ class AgeingModel:
         if not (0 < capacity_fraction <= 1.5 and math.isfinite(capacity_fraction)):
             raise InputError("The 'capacity_fraction' argument of window_stress must be in "
                              f"the range (0, 1.5]. Got {capacity_fraction!r} instead.")
+        if periodic and t.size > 2:
+            k = int(np.argmax(z[:-1]))
+            span = t[-1] - t[0]
+            t = np.concatenate((t[k:-1], t[:k + 1] + span)) - t[k] + t[0]
+            z = np.concatenate((z[k:-1], z[:k + 1]))
+            temp = np.concatenate((temp[k:-1], temp[:k + 1]))
+            dt = np.diff(t)
         messages: list[str] = []
         # calendar: sample-and-hold over each interval
         zc, tc, dtd = z[:-1], temp[:-1], dt / 86400.0
@@ -499,7 +511,12 @@ class AgeingModel:
         abs_cum = np.concatenate(([0.0], np.cumsum(np.abs(np.diff(z)))))
         t_cum = np.concatenate(([0.0], np.cumsum(dt * temp[:-1])))
         span_s = t[i1] - t[i0]
-        crate = (abs_cum[i1] - abs_cum[i0]) / (span_s / 3600.0)
+        # rate over the time the SOC moves (>= 0.01 C, as BLAST-Lite): rests do not dilute it
+        moving = np.abs(np.diff(z)) / (dt / 3600.0) >= 0.01
+        act_cum = np.concatenate(([0.0], np.cumsum(np.where(moving, dt, 0.0))))
+        act_h = (act_cum[i1] - act_cum[i0]) / 3600.0
+        crate = np.where(act_h > 0, (abs_cum[i1] - abs_cum[i0]) / np.where(act_h > 0, act_h,
+                                                                          1.0), 0.0)
         temp_c = (t_cum[i1] - t_cum[i0]) / span_s
         efc_c = cnt * dod * capacity_fraction
         micro = self.micro_weight(dod)
