@@ -177,6 +177,8 @@ def test_cycle_jumping_constant_window_is_exact(tmp_path):
     back = load_life(tmp_path / "life.h5")
     assert np.array_equal(back.capacity_fraction, res.capacity_fraction)
     assert back.info["windows_simulated"] == res.info["windows_simulated"]
+    assert np.array_equal(back.terms["t"], res.terms["t"])
+    assert res.terms["t"] == pytest.approx(1 - res.capacity_fraction, abs=1e-15)
 
 
 def test_capability_end_of_life_when_ride_through_fails():
@@ -230,3 +232,23 @@ def test_dry_out_knee_after_the_reservoir_empties():
     assert m.wetted_fraction(at[2]) == pytest.approx(0.99, rel=1e-9)
     assert m.capacity_fraction(at[2]) == pytest.approx(0.994 * 0.99, rel=1e-9)
     assert m.resistance_factor(at[2]) == pytest.approx(1 / 0.99, rel=1e-9)
+
+
+def test_fit_calendar_recovers_known_coefficients():
+    from cellmodels.life.calibrate import fit_calendar
+
+    a, ea, c, p = 2e-3, 35e3, -800.0, 0.55
+    runs = []
+    for temp, soc in ((298.15, 0.5), (318.15, 0.5), (318.15, 0.95)):
+        ua = float(anode_potential_V(soc))
+        t = np.linspace(0, 365, 13)
+        k = a * np.exp(-ea / 8.314462618 * (1 / temp - 1 / 298.15)) * np.exp(c * ua / temp)
+        runs.append({"temperature_K": temp, "soc": soc, "t_days": t, "lli": k * t**p})
+    fit = fit_calendar(runs)
+    # noise-free data of the same form: recovered to the optimiser's tolerance
+    assert fit["Ea_J_per_mol"] == pytest.approx(ea, rel=1e-5)
+    assert fit["C_K_per_V"] == pytest.approx(c, rel=1e-4)
+    assert fit["exponent"] == pytest.approx(p, rel=1e-6)
+    assert fit["A"] == pytest.approx(a, rel=1e-4) and fit["max_rel_error"] < 1e-6
+    with pytest.raises(InputError, match=r"two temperatures"):
+        fit_calendar(runs[1:])

@@ -74,6 +74,8 @@ class LifeResult:
     ride_through_ok : (n,) the aged string carries rated load for the ride-through time
     eol_capacity_years, eol_capability_years : end of life [years], NaN if not reached
     eol_capability_reason : "" or why the UPS capability ended
+    terms : term name -> (n,) value of each ageing term (capacity loss or resistance
+        growth it contributes)
     info : settings, model, ECM name, counts (windows simulated, steps rejected), wall
         time, validity messages
     """
@@ -89,6 +91,7 @@ class LifeResult:
     eol_capability_years: float = float("nan")
     eol_capability_reason: str = ""
     info: dict = field(default_factory=dict)
+    terms: dict = field(default_factory=dict)
 
     @property
     def time_years(self) -> np.ndarray:
@@ -119,6 +122,11 @@ class LifeResult:
                                ("ride_through_ok", "1")):
                 d = f.create_dataset(name, data=np.asarray(getattr(self, name)))
                 d.attrs["unit"] = unit
+            g = f.create_group("terms")
+            for k, (name, values) in enumerate(self.terms.items()):
+                d = g.create_dataset(f"term_{k}", data=np.asarray(values, dtype=float))
+                d.attrs["name"] = name
+                d.attrs["unit"] = "1"
         return path
 
     def plot(self, path: str | Path, title: str = "") -> Path:
@@ -165,7 +173,12 @@ def load_life(path: str | Path) -> LifeResult:
                                                  "resistance_factor", "efc", "reservoir_m3",
                                                  "temperature_max_K", "ride_through_ok")}
         arrays["ride_through_ok"] = arrays["ride_through_ok"].astype(bool)
-        return LifeResult(**arrays,
+        terms = {}
+        if "terms" in f:
+            for k in range(len(f["terms"])):
+                d = f["terms"][f"term_{k}"]
+                terms[str(d.attrs["name"])] = np.asarray(d)
+        return LifeResult(**arrays, terms=terms,
                           eol_capacity_years=float(f.attrs["eol_capacity_years"]),
                           eol_capability_years=float(f.attrs["eol_capability_years"]),
                           eol_capability_reason=str(f.attrs["eol_capability_reason"]),
@@ -499,14 +512,16 @@ def project_life(
             break
     if bar is not None:
         bar.close()
-    cols = {k: np.array([row[k] for row in rows]) for k in rows[0]}
+    cols = {k: np.array([row[k] for row in rows]) for k in rows[0] if k != "terms"}
+    term_cols = {t.name: np.array([row["terms"][i] for row in rows])
+                 for i, t in enumerate(model.terms)}
     result = LifeResult(
         time_s=cols["time_s"], capacity_fraction=cols["capacity_fraction"],
         resistance_factor=cols["resistance_factor"], efc=cols["efc"],
         reservoir_m3=cols["reservoir_m3"], temperature_max_K=cols["temperature_max_K"],
         ride_through_ok=cols["ride_through_ok"].astype(bool),
         eol_capacity_years=eol_q, eol_capability_years=eol_c,
-        eol_capability_reason=reason,
+        eol_capability_reason=reason, terms=term_cols,
         info={"ecm": ecm.name, "model": model.to_dict(), "years": years,
               "window_s": window_s, "dt_s": dt_s, "tolerance": tolerance,
               "max_capacity_step": max_capacity_step, "max_step_years": max_step_years,
@@ -528,4 +543,5 @@ def _row(model: AgeingModel, state: AgeingState, info: dict) -> dict:
             "resistance_factor": model.resistance_factor(state), "efc": state.efc,
             "reservoir_m3": res if math.isfinite(res) else float("nan"),
             "temperature_max_K": info["temperature_max_K"],
-            "ride_through_ok": bool(info["ride_through_ok"])}
+            "ride_through_ok": bool(info["ride_through_ok"]),
+            "terms": [t.value(x) for t, x in zip(model.terms, state.X, strict=True)]}
