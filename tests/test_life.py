@@ -252,3 +252,30 @@ def test_fit_calendar_recovers_known_coefficients():
     assert fit["A"] == pytest.approx(a, rel=1e-4) and fit["max_rel_error"] < 1e-6
     with pytest.raises(InputError, match=r"two temperatures"):
         fit_calendar(runs[1:])
+
+
+def test_cli_life_writes_result(tmp_path, capsys):
+    import argparse
+
+    from cellmodels.dutycycles import Profile, save_profile
+    from cellmodels.life._cli import add_parser
+    from cellmodels.reduction import save_ecm
+
+    save_ecm(varied_ecm(), tmp_path / "c.ecm.h5")
+    t = np.arange(601.0)
+    save_profile(Profile(t, np.where(t[:-1] % 60 < 30, 150.0, 50.0)), tmp_path / "p.h5")
+    (tmp_path / "ups.toml").write_text(
+        "[rectifier]\nrated_W = 2000.0\n[inverter]\nrated_W = 200.0\n"
+        "[battery]\nn_series = 2\ncoolant_temperature_K = 298.15\n")
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["life", "--ecm", str(tmp_path / "c.ecm.h5"), "--profile",
+                              str(tmp_path / "p.h5"), "--config", str(tmp_path / "ups.toml"),
+                              "--years", "2", "--model", "lfp_gr_250ah", "--micro-weight",
+                              "0", "-o", str(tmp_path / "life.h5")])
+    with pytest.warns(LifeValidityWarning):
+        assert args.func(args) == 0
+    res = load_life(tmp_path / "life.h5")
+    assert res.time_years[-1] == pytest.approx(2.0) and res.info["model"]["micro_cycle"][
+        "weight"] == 0.0
+    assert (tmp_path / "life.png").is_file() and "end of life" in capsys.readouterr().out

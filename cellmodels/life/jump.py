@@ -361,6 +361,7 @@ def project_life(
     check_capability: bool = True,
     stop_at_eol: bool = False,
     floor_capacity: float = 0.5,
+    micro_weight: float | None = None,
     output: str | Path | None = None,
     progress: bool = False,
 ) -> LifeResult:
@@ -393,6 +394,8 @@ def project_life(
     floor_capacity : stop when the capacity fraction falls below this, in (0, eol_capacity]
         (a UPS string far past end of life is not worth simulating; ``info["stopped"]``
         says why the projection ended)
+    micro_weight : override the model's micro-cycle weight (in [0, 1]; see
+        :mod:`cellmodels.life.ageing`)
     output : HDF5 file to write the result to (atomically)
     progress : a progress bar (tqdm) over years
 
@@ -420,6 +423,8 @@ def project_life(
                          f"range (0, 60] s. Got {soc_resolution_s!r} instead.")
     wall0 = time.perf_counter()
     model = _pick_model(ecm, model)
+    if micro_weight is not None:
+        model = model.with_micro_weight(micro_weight)
     run = _Runner(ecm, ups_config, profile, dt_s, model, soc_resolution_s, check_capability)
     end_s = years * YEAR_S
     state = model.initial_state()
