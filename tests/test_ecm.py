@@ -157,3 +157,62 @@ def test_misspelt_validity_key_is_refused():
 def test_non_numeric_limit_is_refused():
     with pytest.raises(ParameterError, match="'limits' entry 'voltage_min_V' must be a number"):
         make_ecm(limits={"voltage_min_V": "2.5"})
+
+
+# --------------------------------------------------------------- charge-transfer element
+def make_ct_ecm(**changes):
+    shape = (11, 3)
+    return make_ecm(ct_R_Ohm=np.full(shape, 1.5e-3), ct_i0_A=np.full(shape, 12.0), **changes)
+
+
+def test_charge_transfer_voltage_and_heat_are_exact():
+    """No RC pairs, constant current: V = U - R0 I - 2 I0 R_ct asinh(I / (2 I0)) and the
+    heat is I (U - V), exactly (the element has no state)."""
+    ecm = make_ct_ecm(rc_R_Ohm=np.zeros((0, 11, 3)), rc_tau_s=np.zeros((0, 11, 3)))
+    t = np.linspace(0.0, 20.0, 21)
+    run = simulate_ecm(ecm, t, current_A=np.full(t.size, 60.0), initial_soc=0.5,
+                       temperature_K=298.15, thermal=False)
+    u = 3.0 + 1.2 * run.soc
+    eta = 2 * 12.0 * 1.5e-3 * np.arcsinh(60.0 / 24.0)
+    np.testing.assert_allclose(run.voltage_V, u - 2e-3 * 60.0 - eta, atol=1e-12)
+    np.testing.assert_allclose(run.heat_W["irreversible_W"], 60.0 * (u - run.voltage_V),
+                               rtol=1e-12)
+    # the element's resistance falls with current: asinh(2.5)/2.5 = 0.66 of R_ct at 60 A
+    assert 0.65 * 1.5e-3 < eta / 60.0 < 0.67 * 1.5e-3
+
+
+def test_charge_transfer_power_mode_draws_the_power():
+    ecm = make_ct_ecm()
+    t = np.linspace(0.0, 30.0, 31)
+    p = np.where(t < 15.0, 250.0, -120.0)
+    run = simulate_ecm(ecm, t, power_W=p, initial_soc=0.5, temperature_K=298.15)
+    np.testing.assert_allclose(run.voltage_V * run.current_A, p, rtol=1e-12)
+
+
+def test_charge_transfer_fields_are_checked():
+    with pytest.raises(ParameterError, match="'ct_R_Ohm' and 'ct_i0_A' go together"):
+        make_ecm(ct_R_Ohm=np.full((11, 3), 1e-3))
+    bad = np.full((11, 3), 12.0)
+    bad[2, 0] = 0.0
+    with pytest.raises(ParameterError, match=r"'ct_i0_A' must be positive. Got 0.0 at SOC "
+                                             r"0.2, 273.15 K"):
+        make_ecm(ct_R_Ohm=np.full((11, 3), 1e-3), ct_i0_A=bad)
+    with pytest.raises(ParameterError, match=r"'ct_R_Ohm' must have shape \(11, 3\)"):
+        make_ecm(ct_R_Ohm=np.full((11, 2), 1e-3), ct_i0_A=np.full((11, 3), 1.0))
+
+
+def test_schema_versions(tmp_path):
+    """Without the element the file is schema 1 (the layout of before, read by older
+    cellmodels); with it, schema 2; both read back exactly."""
+    plain = save_ecm(make_ecm(), tmp_path / "plain.ecm.h5")
+    ct = save_ecm(make_ct_ecm(), tmp_path / "ct.ecm.h5")
+    with h5py.File(plain, "r") as f:
+        assert f.attrs["schema_version"] == 1 and "ct_R_Ohm" not in f
+    with h5py.File(ct, "r") as f:
+        assert f.attrs["schema_version"] == 2 and f["ct_i0_A"].attrs["unit"] == "A"
+    assert load_ecm(plain) == make_ecm() and not load_ecm(plain).has_ct
+    assert load_ecm(ct) == make_ct_ecm()
+    with h5py.File(ct, "r+") as f:
+        del f["ct_i0_A"]
+    with pytest.raises(FileFormatError, match="incomplete or corrupt.*without its partner"):
+        load_ecm(ct)

@@ -91,6 +91,24 @@ def test_pybamm_matches_reference_thermal_on():
     np.testing.assert_allclose(rc, ref.rc_V, atol=1e-9)
 
 
+def test_charge_transfer_element_matches_reference():
+    """An ECM with the Butler-Volmer-like element: PyBaMM's R0(T, I, SOC) carries it."""
+    base = make_varying_ecm()
+    ecm = base.replace(ct_R_Ohm=1.5 * base.r0_Ohm,
+                       ct_i0_A=np.full(base.r0_Ohm.shape, 20.0) * (1 + base.soc[:, None]))
+    sol, ref, tf = compare(ecm, initial_soc=0.6, temperature_K=T_REF, max_step_s=0.05)
+    dv = np.abs(sol["Voltage [V]"](tf) - ref.voltage_V).max()
+    # acceptance 1 mV; what is left is the reference's first-order step error (as in
+    # test_varying_tables_with_ambient_offset, ~1e-5 V per 0.01 s of max_step_s)
+    assert dv < 1e-3
+    lin = simulate_ecm(base, tf, current_A=ref.current_A, initial_soc=0.6,
+                       temperature_K=T_REF, max_step_s=0.1)
+    assert np.abs(lin.voltage_V - ref.voltage_V).max() > 0.05  # the element acts
+    # the reference's heat is frozen over each 0.05 s sub-step: first order, ~1e-3 K here
+    # after a ~9 K rise (halving the step halves it, as in the test above)
+    np.testing.assert_allclose(sol["Cell temperature [K]"](tf), ref.temperature_K, atol=5e-3)
+
+
 def test_varying_tables_with_ambient_offset():
     """Tables over SOC and T, cell starts 30 K below ambient: first-order convergence."""
     ecm = make_varying_ecm()
@@ -366,3 +384,19 @@ def test_json_bad_files_are_refused(tmp_path):
         ecm_from_json(truncated)
     with pytest.raises(FileFormatError, match="No ECM JSON file at"):
         ecm_from_json(tmp_path / "missing.json")
+
+
+def test_json_roundtrip_with_charge_transfer_element(tmp_path):
+    ecm = make_varying_ecm()
+    ct = ecm.replace(ct_R_Ohm=0.5 * ecm.r0_Ohm, ct_i0_A=np.full(ecm.r0_Ohm.shape, 7.5))
+    path = export_json(ct, tmp_path / "ct.json")
+    doc = json.loads(path.read_text())
+    assert doc["schema_version"] == 2 and doc["tables"]["ct_i0_A"]["axes"] == [
+        "soc", "temperature_K"]
+    assert ecm_from_json(path) == ct
+    assert json.loads(export_json(ecm, tmp_path / "plain.json").read_text())[
+        "schema_version"] == 1
+    del doc["tables"]["ct_i0_A"]
+    (tmp_path / "half.json").write_text(json.dumps(doc))
+    with pytest.raises(FileFormatError, match="has the table 'ct_R_Ohm' without 'ct_i0_A'"):
+        ecm_from_json(tmp_path / "half.json")

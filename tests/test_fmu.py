@@ -29,6 +29,7 @@ from fmpy.validation import validate_fmu
 from cellmodels.errors import InputError
 from cellmodels.export.fmu import FMUBuildError, export_fmu
 from cellmodels.reduction import ECM, simulate_ecm
+from cellmodels.reduction.simulate import _power_to_current
 
 T0, T_AMB = 298.15, 303.15
 DT = 2.0         # communication step [s]
@@ -103,7 +104,7 @@ def outputs_at(ecm, z, temp, v_rc, u, power):
     r0 = ecm.r0(z, temp)
     if power:
         e = ecm.ocv(z, temp) - v_rc.sum()
-        i = (e - np.sqrt(e * e - 4.0 * r0 * u)) / (2.0 * r0)
+        i = _power_to_current(e, r0, u, *ecm.ct(z, temp))
     else:
         i = u
     v, q_irr, q_rev = ecm.terminal(z, temp, v_rc, i)
@@ -229,6 +230,35 @@ def test_power_mode_matches_simulate_ecm(ecm, fmus):
     np.testing.assert_allclose((res["voltage_V"] * res["current_A"])[steady], p[steady],
                                rtol=1e-12, atol=1e-9)
     assert ref.temperature_K.max() > T0 + 1.0
+
+
+@pytest.mark.parametrize("mode", ["current", "power"])
+def test_charge_transfer_element_matches_simulate_ecm(ecm, mode, tmp_path):
+    """An ECM with the Butler-Volmer-like element (schema 2): the FMU's voltage, current
+    and heat follow simulate_ecm's (Newton for V I = P in power mode) to rounding."""
+    power = mode == "power"
+    r_ct = 0.8 * ecm.r0_Ohm
+    ct = ecm.replace(ct_R_Ohm=r_ct, ct_i0_A=np.full(r_ct.shape, 15.0))
+    path = export_fmu(ct, tmp_path / f"ct_{mode}.fmu", input_mode=mode)
+    assert validate_fmu(str(path)) == []
+    edges = ([(0, 0.0), (10, 150.0), (30, 300.0), (50, -100.0), (60, 0.0), (90, 250.0)]
+             if power else [(0, 0.0), (10, 80.0), (30, -30.0), (40, 0.0), (80, 100.0)])
+    t, u, rows = pulse_profile(edges, 120.0)
+    name = "power_W" if power else "current_A"
+    ref = simulate_ecm(ct, t, initial_soc=0.6, temperature_K=T0, ambient_K=T_AMB,
+                       max_step_s=MAX_STEP, **{name: u})
+    res = simulate_fmu(str(path), start_time=0.0, stop_time=t[-1], output_interval=DT,
+                       input=signal(name, rows), start_values=STARTS,
+                       output=["voltage_V", "soc", "temperature_K", "heat_W"])
+    _i, v_left, q_left = left_limits(ct, ref, u, power=power)
+    # same operations in C and Python, so rounding-level agreement (the issue asks 1e-6 V)
+    assert np.abs(res["voltage_V"] - v_left).max() < 1e-9
+    np.testing.assert_allclose(res["temperature_K"], ref.temperature_K, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res["heat_W"], q_left, rtol=1e-9, atol=1e-9)
+    # the element acts: the same run without it differs by more than a millivolt
+    lin = simulate_ecm(ecm, t, initial_soc=0.6, temperature_K=T0, ambient_K=T_AMB,
+                       max_step_s=MAX_STEP, **{name: u})
+    assert np.abs(lin.voltage_V - ref.voltage_V).max() > 1e-3
 
 
 @pytest.mark.parametrize("mode", ["current", "power"])

@@ -87,6 +87,11 @@ def test_not_fitted_before_fit(tmp_path):
         ({"ocv_points": 2}, r"The 'ocv_points' of ECMIdentifier must be in the range"),
         ({"model": "P2D"}, (r"The 'model' argument must be one of \('DFN', 'SPMe', 'SPM'\). "
                             r"Got 'P2D'")),
+        ({"amplitude": 0.0}, r"The 'amplitude' of ECMIdentifier must be in the range \(0, 20\]"),
+        ({"backoff": 1.0}, r"The 'backoff' of ECMIdentifier must be in the range \(0, 1\)"),
+        ({"current_dependence": "bv"}, (r"The 'current_dependence' of ECMIdentifier must be "
+                                        r"one of \('none', 'butler-volmer'\). Got 'bv'")),
+        ({"centre_soc": 1}, r"The 'centre_soc' of ECMIdentifier must be True or False"),
     ],
 )
 def test_bad_settings_are_refused_by_fit(cell, settings, match):
@@ -145,6 +150,38 @@ def test_identified_ecm_reproduces_its_physics_model_on_a_held_out_profile(fitte
     assert rmse < 0.05 * swing, (rmse, swing)
     # same charge counted: the SOC of both models agrees
     np.testing.assert_allclose(ecm.soc, phys.soc, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def fitted_bv(cell):
+    """The same grid with the Butler-Volmer element, sequence centred on each SOC."""
+    return ECMIdentifier(soc=SOC, temperature_K=[TEMPERATURE_K], model="SPMe",
+                         current_dependence="butler-volmer", centre_soc=True).fit(cell)
+
+
+def test_butler_volmer_element_is_identified_and_holds_out(fitted_bv, cell):
+    """The element's tables are there and consistent (R_ct = R T / (F I0), a symmetric
+    one-electron Butler-Volmer overpotential), the small-signal resistance is R0 + R_ct,
+    and the ECM meets the same held-out tolerance as the linear one (same reasoning)."""
+    from cellmodels.reduction import ecm_impedance
+    from cellmodels.reduction.identify import FARADAY, GAS_CONSTANT
+
+    ecm = fitted_bv.ecm_
+    assert ecm.has_ct and "current dependence butler-volmer" in ecm.provenance["method"]
+    at = [int(np.argmin(np.abs(ecm.soc - s))) for s in SOC]  # the identified points
+    np.testing.assert_allclose((ecm.ct_R_Ohm * ecm.ct_i0_A)[at],
+                               GAS_CONSTANT * TEMPERATURE_K / FARADAY, rtol=1e-12)
+    z_hf = ecm_impedance(ecm, 0.5, TEMPERATURE_K, [1e6])[0]
+    assert z_hf.real == pytest.approx(ecm.r0(0.5, TEMPERATURE_K)
+                                      + ecm.ct(0.5, TEMPERATURE_K)[0], rel=1e-9)
+    tp, ip, t, i = held_out(cell.capacity_Ah)
+    phys = simulate(cell, initial_soc=0.6, temperature_K=TEMPERATURE_K, current_A=ip,
+                    time_s=tp, t_out=t, model="SPMe", thermal="isothermal")
+    run = simulate_ecm(ecm, t, current_A=i, initial_soc=0.6, temperature_K=TEMPERATURE_K,
+                       thermal=False)
+    err = run.voltage_V - phys.voltage_V
+    assert float(np.sqrt(np.mean(err**2))) <= 2e-3
+    assert float(np.max(np.abs(err))) <= 5e-3
 
 
 def test_outside_the_identified_grid_warns(fitted):

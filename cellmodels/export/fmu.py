@@ -155,6 +155,7 @@ def _model_header(ecm: ECM, power: bool, starts: dict, guid: str, tag: float) ->
         "ECM_NT": str(nt),
         "ECM_NRC": str(n),
         "ECM_NRC_DIM": str(max(n, 1)),
+        "ECM_HAS_CT": "1" if ecm.has_ct else "0",
         "ECM_T_REF": _c_double(ecm.reference_temperature_K),
         "ECM_Q_AS": _c_double(ecm.capacity_Ah * 3600.0),
         "ECM_C_TH": _c_double(ecm.thermal_mass_J_per_K),
@@ -189,6 +190,9 @@ def _model_header(ecm: ECM, power: bool, starts: dict, guid: str, tag: float) ->
     out.append(_c_array("ECM_R0", "ECM_NS * ECM_NT", ecm.r0_Ohm))
     out.append(_c_array("ECM_RC_R", "ECM_NRC_DIM * ECM_NS * ECM_NT", ecm.rc_R_Ohm))
     out.append(_c_array("ECM_RC_TAU", "ECM_NRC_DIM * ECM_NS * ECM_NT", ecm.rc_tau_s))
+    if ecm.has_ct:  # the charge-transfer element (ECM schema 2)
+        out.append(_c_array("ECM_CT_R", "ECM_NS * ECM_NT", ecm.ct_R_Ohm))
+        out.append(_c_array("ECM_CT_I0", "ECM_NS * ECM_NT", ecm.ct_i0_A))
     out.append("\n#endif\n")
     return "".join(out)
 

@@ -20,10 +20,14 @@ and ``soc`` [1])::
         "docv_dT_V_per_K": {"axes": ["soc"], "values": [...]},
         "r0_Ohm":          {"axes": ["soc", "temperature_K"], "values": [[...], ...]},
         "rc_R_Ohm":        {"axes": ["rc", "soc", "temperature_K"], "values": [[[...]]]},
-        "rc_tau_s":        {"axes": ["rc", "soc", "temperature_K"], "values": [[[...]]]}
+        "rc_tau_s":        {"axes": ["rc", "soc", "temperature_K"], "values": [[[...]]]},
+        "ct_R_Ohm", "ct_i0_A": {"axes": ["soc", "temperature_K"], ...}   (schema 2, optional)
       },
       "limits": {...}, "validity": {...}, "error": {...}, "provenance": {...}
     }
+
+``schema_version`` is 1 for an ECM without the charge-transfer element (the layout of
+before) and 2 with it (the two ``ct_`` tables); both are read.
 
 In ``limits`` and ``validity`` (whose entries the ECM allows to be +infinity: no limit),
 ``null`` stands for +infinity.
@@ -47,7 +51,7 @@ import numpy as np
 
 from .._atomic import write_text
 from ..errors import FileFormatError, InputError, ParameterError, suggest
-from ..reduction.ecm import ECM, SCHEMA_VERSION
+from ..reduction.ecm import ECM, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, schema_version_of
 
 __all__ = ["FORMAT", "ecm_from_json", "ecm_to_document", "export_json"]
 
@@ -68,7 +72,8 @@ def _equations() -> list[str]:
             block.append(" ".join(line.split()))
     return block + [
         "symbols: Q = capacity_Ah, U = ocv_V, dU/dT = docv_dT_V_per_K, R0 = r0_Ohm, "
-        "R_k = rc_R_Ohm[k], tau_k = rc_tau_s[k]",
+        "R_k = rc_R_Ohm[k], tau_k = rc_tau_s[k], R_ct = ct_R_Ohm, I0 = ct_i0_A "
+        "(eta_ct = 0 when the tables are absent)",
         "symbols: T_ref = reference_temperature_K, C_th = thermal_mass_J_per_K, "
         "hA = heat_transfer_W_per_K; I > 0 discharging",
         "tables: linear in soc, bilinear in (soc, temperature_K), clamped at the grid edges",
@@ -81,6 +86,10 @@ _TABLES = {
     "r0_Ohm": ["soc", "temperature_K"],
     "rc_R_Ohm": ["rc", "soc", "temperature_K"],
     "rc_tau_s": ["rc", "soc", "temperature_K"],
+}
+_OPTIONAL_TABLES = {  # schema 2: the charge-transfer element, both or neither
+    "ct_R_Ohm": ["soc", "temperature_K"],
+    "ct_i0_A": ["soc", "temperature_K"],
 }
 _SCALARS = ("capacity_Ah", "reference_temperature_K", "thermal_mass_J_per_K",
             "heat_transfer_W_per_K")
@@ -119,7 +128,7 @@ def ecm_to_document(ecm: ECM) -> dict:
     """The JSON document of ``ecm`` as a dict (what :func:`export_json` writes)."""
     doc = {
         "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": schema_version_of(ecm),
         "name": ecm.name,
         "equations": _equations(),
     }
@@ -129,6 +138,9 @@ def ecm_to_document(ecm: ECM) -> dict:
     doc["axes"] = {"soc": ecm.soc.tolist(), "temperature_K": ecm.temperature_K.tolist()}
     doc["tables"] = {key: {"axes": axes, "values": getattr(ecm, key).tolist()}
                      for key, axes in _TABLES.items()}
+    if ecm.has_ct:
+        doc["tables"].update({key: {"axes": axes, "values": getattr(ecm, key).tolist()}
+                              for key, axes in _OPTIONAL_TABLES.items()})
     for key in _DICTS:
         doc[key] = dict(getattr(ecm, key))
     for key in _NO_LIMIT_NULL:
@@ -173,8 +185,9 @@ def _table(doc: dict, key: str, path: Path) -> np.ndarray:
     entry = doc["tables"].get(key)
     if not isinstance(entry, dict) or "values" not in entry:
         raise FileFormatError(f"{path} has no table 'tables.{key}' with 'values'.")
-    if entry.get("axes") != _TABLES[key]:
-        raise FileFormatError(f"{path}: the table '{key}' must have axes {_TABLES[key]}. Got "
+    axes = {**_TABLES, **_OPTIONAL_TABLES}[key]
+    if entry.get("axes") != axes:
+        raise FileFormatError(f"{path}: the table '{key}' must have axes {axes}. Got "
                               f"{entry.get('axes')!r} instead.")
     try:
         values = np.array(entry["values"], dtype=float)
@@ -187,7 +200,7 @@ def _table(doc: dict, key: str, path: Path) -> np.ndarray:
 
 
 def ecm_from_json(path: str | Path) -> ECM:
-    """Read a file written by :func:`export_json` (same schema version) back to an ECM."""
+    """Read a file written by :func:`export_json` (schema version 1 or 2) back to an ECM."""
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(f"No ECM JSON file at {path}.")
@@ -199,9 +212,11 @@ def ecm_from_json(path: str | Path) -> ECM:
         got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise FileFormatError(f"{path} is not a cellmodels ECM JSON file (format {got!r}, "
                               f"expected {FORMAT!r}).")
-    if doc.get("schema_version") != SCHEMA_VERSION:
-        raise FileFormatError(f"{path} has ECM schema version {doc.get('schema_version')!r}; "
-                              f"this cellmodels reads schema version {SCHEMA_VERSION}.")
+    version = doc.get("schema_version")
+    if isinstance(version, bool) or version not in READABLE_SCHEMA_VERSIONS:
+        raise FileFormatError(f"{path} has ECM schema version {version!r}; this cellmodels "
+                              f"reads schema versions {', '.join(map(str, READABLE_SCHEMA_VERSIONS))}"
+                              f" (newest {SCHEMA_VERSION}).")
     unknown = sorted(set(doc) - set(_KEYS))
     if unknown:
         raise FileFormatError(f"{path} has the unknown key {unknown[0]!r}."
@@ -221,6 +236,21 @@ def ecm_from_json(path: str | Path) -> ECM:
     if not isinstance(kwargs["name"], str):
         raise FileFormatError(f"{path}: 'name' must be a string. Got {kwargs['name']!r}.")
     for key in _TABLES:
+        kwargs[key] = _table(doc, key, path)
+    tables = doc["tables"] if isinstance(doc["tables"], dict) else {}
+    unknown_tables = sorted(set(tables) - set(_TABLES) - set(_OPTIONAL_TABLES))
+    if unknown_tables:
+        raise FileFormatError(f"{path} has the unknown table {unknown_tables[0]!r}."
+                              + suggest(unknown_tables[0], [*_TABLES, *_OPTIONAL_TABLES]))
+    present = [key for key in _OPTIONAL_TABLES if key in tables]
+    if present and version < 2:
+        raise FileFormatError(f"{path}: the table {present[0]!r} needs ECM schema version 2; "
+                              f"the file says {version}.")
+    if present and len(present) != len(_OPTIONAL_TABLES):
+        missing_ct = [k for k in _OPTIONAL_TABLES if k not in tables][0]
+        raise FileFormatError(f"{path} has the table {present[0]!r} without {missing_ct!r}; "
+                              "the charge-transfer element needs both.")
+    for key in present:
         kwargs[key] = _table(doc, key, path)
     for key in _SCALARS:
         value = doc[key]

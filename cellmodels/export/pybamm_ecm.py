@@ -34,6 +34,11 @@ piecewise linear on the SOC grid and U is piecewise linear and strictly increasi
 same grid (the ECM checks this), so dU/dT as a linear interpolant over the OCV nodes
 ``ocv_V`` with values ``docv_dT_V_per_K`` is *exactly* dU/dT(z) for U = U(z).
 
+**Charge-transfer element** (an ECM with ``ct_R_Ohm``, schema 2): PyBaMM's ``"R0 [Ohm]"``
+is a function of (temperature, current, SOC), so it is exported as
+``R0 + R_ct asinh(x) / x``, ``x = I / (2 I0)``: the series voltage ``R0(I) I`` is then
+``R0 I + eta_ct`` and PyBaMM's resistor heat ``R0(I) I^2`` is ``R0 I^2 + I eta_ct``, ours.
+
 **Thermal mapping.** PyBaMM's ECM has two lumped nodes: cell (``Cell thermal mass``,
 ``Cell-jig heat transfer coefficient`` k) and jig (``Jig thermal mass`` eps,
 ``Jig-air heat transfer coefficient`` K), and both start at ``Initial temperature [K]``
@@ -208,7 +213,18 @@ def to_pybamm_parameter_values(
                                f"{ecm.name} dU/dT [V/K]")
 
     def r0(temperature_degC, current, soc):
-        return _interpolant_2d(ecm, ecm.r0_Ohm, soc, temperature_degC, f"{ecm.name} R0 [Ohm]")
+        r = _interpolant_2d(ecm, ecm.r0_Ohm, soc, temperature_degC, f"{ecm.name} R0 [Ohm]")
+        if not ecm.has_ct:
+            return r
+        # the charge-transfer element as a current-dependent part of R0:
+        # eta / I = R_ct asinh(x) / x, x = I / (2 I0); asinh(x)/x is even, so it is
+        # evaluated at s = sqrt(x^2 + 1e-30) (relative change < 1e-30, finite at I = 0)
+        r_ct = _interpolant_2d(ecm, ecm.ct_R_Ohm, soc, temperature_degC,
+                               f"{ecm.name} R_ct [Ohm]")
+        i0 = _interpolant_2d(ecm, ecm.ct_i0_A, soc, temperature_degC, f"{ecm.name} I0 [A]")
+        x = current / (2 * i0)
+        s = pybamm.sqrt(x * x + 1e-30)
+        return r + r_ct * pybamm.arcsinh(s) / s
 
     values = {
         "chemistry": "ecm",

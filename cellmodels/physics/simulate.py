@@ -120,6 +120,7 @@ def simulate(
     atol: float = 1e-6,  # 1e-8 makes IDA fail its error test at charge/discharge edges
     parameter_updates: dict | None = None,
     options: dict | None = None,
+    heat_of_mixing: bool | str = False,
 ) -> Run:
     """Simulate ``cell`` under a constant or piecewise-constant current or power.
 
@@ -144,6 +145,9 @@ def simulate(
         Mesh points, as PyBaMM's ``var_pts``.
     parameter_updates : dict, optional
         Values to override; every key must already exist (checked, not silently added).
+    heat_of_mixing : bool or "auto"
+        PyBaMM's heat of mixing in the lumped heat source (default off; "auto": on where
+        the set supports it). See :mod:`cellmodels.physics.models`.
     """
     import pybamm
 
@@ -192,7 +196,8 @@ def simulate(
     extra = dict(options or {})
     if mode == "power":
         extra["operating mode"] = "power"
-    pmodel = build_model(cell, model, thermal=thermal, options=extra)
+    pmodel = build_model(cell, model, thermal=thermal, options=extra,
+                         heat_of_mixing=heat_of_mixing)
     sim = pybamm.Simulation(pmodel, parameter_values=pv, solver=_solver(rtol, atol),
                             var_pts=var_pts)
     t_interp = np.asarray(t_out if t_out is not None else t_default, dtype=float)

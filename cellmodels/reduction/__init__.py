@@ -7,8 +7,8 @@ from .simulate import ECMRun, ValidityWarning, simulate_ecm
 
 __all__ = [
     "ECM",
-    "ECMRun",
     "SCHEMA_VERSION",
+    "ECMRun",
     "ValidityWarning",
     "ecm_impedance",
     "load_ecm",

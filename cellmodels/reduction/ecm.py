@@ -5,10 +5,18 @@ An :class:`ECM` is frozen and checks itself when built. Its equations (discharge
 
     dz/dt    = -I / (3600 Q)
     dv_k/dt  = (R_k(z, T) I - v_k) / tau_k(z, T)                 k = 1..n
-    V        = U(z) + (T - T_ref) dU/dT(z) - R0(z, T) I - sum_k v_k
-    q_irr    = I (U - V) = R0 I^2 + I sum_k v_k                     (ohmic + polarisation)
+    V        = U(z) + (T - T_ref) dU/dT(z) - R0(z, T) I - eta_ct(z, T, I) - sum_k v_k
+    eta_ct   = 2 I0 R_ct asinh(I / (2 I0))     (only if the ECM has ct_R_Ohm; else 0)
+    q_irr    = I (U - V) = R0 I^2 + I eta_ct + I sum_k v_k          (ohmic + polarisation)
     q_rev    = -I T dU/dT(z)                                        (entropic, Bernardi)
     C_th dT/dt = q_irr + q_rev - hA (T - T_amb)
+
+``eta_ct`` is an optional current-dependent series resistance (Butler-Volmer-like,
+symmetric): its small-signal resistance is ``R_ct(z, T)`` (``ct_R_Ohm``), and it bends
+towards a logarithm above the current ``2 I0(z, T)`` (``ct_i0_A``), so the resistance
+``R0 + eta_ct / I`` falls at high current as the charge-transfer resistance of the physics
+does. Without it (``ct_R_Ohm = None``, the default) the ECM is linear in current, as
+before.
 
 Tables are on a SOC x temperature grid (``soc``, ``temperature_K``) and interpolated
 bilinearly, clamped at the edges; using the ECM outside its ``validity`` range warns once
@@ -24,9 +32,14 @@ import numpy as np
 
 from ..errors import ParameterError, suggest
 
-__all__ = ["ECM", "bilinear", "SCHEMA_VERSION"]
+__all__ = ["ECM", "READABLE_SCHEMA_VERSIONS", "SCHEMA_VERSION", "bilinear", "schema_version_of"]
 
-SCHEMA_VERSION = 1
+#: The newest schema version. Version 2 added the optional charge-transfer element
+#: (``ct_R_Ohm``, ``ct_i0_A``); an ECM without it is written as version 1, byte for byte
+#: the layout of before, so older readers keep reading it, and they refuse (by version)
+#: a file whose element they would otherwise drop silently.
+SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
 _LIMIT_KEYS = ("voltage_min_V", "voltage_max_V", "current_max_discharge_A",
                "current_max_charge_A", "temperature_min_K", "temperature_max_K")
 _VALIDITY_KEYS = ("soc_min", "soc_max", "temperature_min_K", "temperature_max_K",
@@ -63,6 +76,11 @@ class ECM:
         current_max_charge_A, temperature_min_K, temperature_max_K
     validity : dict with soc_min, soc_max, temperature_min_K, temperature_max_K,
         current_max_A: the range it was identified over
+    ct_R_Ohm : (ns, nt) or None
+        Small-signal resistance of the charge-transfer element ``eta_ct`` (see the module
+        docstring); None (default) for none.
+    ct_i0_A : (ns, nt) or None
+        Its exchange-current-like scale [A] (> 0); given exactly when ``ct_R_Ohm`` is.
     error : dict of identification-error figures (e.g. rmse_V, max_V per case)
     provenance : dict of strings: source cell and its sha256, cellmodels version, date
     """
@@ -83,6 +101,8 @@ class ECM:
     validity: dict = field(default_factory=dict)
     error: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
+    ct_R_Ohm: np.ndarray | None = None
+    ct_i0_A: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -123,6 +143,20 @@ class ECM:
             raise ParameterError(
                 f"The ECM table 'rc_tau_s' must be positive. Got {float(self.rc_tau_s[tuple(i)])!r} "
                 f"for RC {i[0] + 1} at SOC {soc[i[1]]:g}, {temps[i[2]]:g} K.")
+        if (self.ct_R_Ohm is None) != (self.ct_i0_A is None):
+            raise ParameterError("The ECM fields 'ct_R_Ohm' and 'ct_i0_A' go together: give "
+                                 "both (a charge-transfer element) or neither.")
+        if self.ct_R_Ohm is not None:
+            set_(self, "ct_R_Ohm", _arr(self.ct_R_Ohm, "ct_R_Ohm", (ns, nt)))
+            set_(self, "ct_i0_A", _arr(self.ct_i0_A, "ct_i0_A", (ns, nt)))
+            for label, bad in (("ct_R_Ohm", self.ct_R_Ohm < 0), ("ct_i0_A", self.ct_i0_A <= 0)):
+                if np.any(bad):
+                    i = np.argwhere(bad)[0]
+                    kind = "non-negative" if label == "ct_R_Ohm" else "positive"
+                    raise ParameterError(
+                        f"The ECM table '{label}' must be {kind}. Got "
+                        f"{float(getattr(self, label)[tuple(i)])!r} at SOC {soc[i[0]]:g}, "
+                        f"{temps[i[1]]:g} K.")
         if np.any(np.diff(self.ocv_V) <= 0):
             k = int(np.flatnonzero(np.diff(self.ocv_V) <= 0)[0])
             raise ParameterError(
@@ -171,6 +205,25 @@ class ECM:
     def r0(self, soc: float, temperature_K: float) -> float:
         return bilinear(self.soc, self.temperature_K, self.r0_Ohm, soc, temperature_K)
 
+    @property
+    def has_ct(self) -> bool:
+        """True if the ECM has the current-dependent charge-transfer element."""
+        return self.ct_R_Ohm is not None
+
+    def ct(self, soc: float, temperature_K: float) -> tuple[float, float]:
+        """(R_ct [Ohm], I0 [A]) of the charge-transfer element; (0, inf) without one."""
+        if self.ct_R_Ohm is None:
+            return 0.0, float("inf")
+        return (bilinear(self.soc, self.temperature_K, self.ct_R_Ohm, soc, temperature_K),
+                bilinear(self.soc, self.temperature_K, self.ct_i0_A, soc, temperature_K))
+
+    def eta_ct(self, soc: float, temperature_K: float, current_A: float) -> float:
+        """Voltage [V] across the charge-transfer element, ``2 I0 R_ct asinh(I/(2 I0))``."""
+        if self.ct_R_Ohm is None:
+            return 0.0
+        r_ct, i0 = self.ct(soc, temperature_K)
+        return float(2.0 * i0 * r_ct * np.arcsinh(current_A / (2.0 * i0)))
+
     def rc(self, soc: float, temperature_K: float) -> tuple[np.ndarray, np.ndarray]:
         r = np.array([bilinear(self.soc, self.temperature_K, self.rc_R_Ohm[k], soc,
                                temperature_K) for k in range(self.n_rc)])
@@ -186,8 +239,9 @@ class ECM:
         """
         r0 = self.r0(soc, temperature_K)
         v_rc = float(np.sum(rc_V))
-        voltage = self.ocv(soc, temperature_K) - r0 * current_A - v_rc
-        q_irr = r0 * current_A**2 + current_A * v_rc
+        eta = self.eta_ct(soc, temperature_K, current_A)
+        voltage = self.ocv(soc, temperature_K) - r0 * current_A - eta - v_rc
+        q_irr = r0 * current_A**2 + current_A * v_rc + current_A * eta
         q_rev = -current_A * temperature_K * self.docv_dT(soc)
         return float(voltage), float(q_irr), float(q_rev)
 
@@ -196,7 +250,7 @@ class ECM:
             return NotImplemented
         for f in dataclasses.fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(a, np.ndarray):
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
                 if not (isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)):
                     return False
             elif a != b:
@@ -204,6 +258,12 @@ class ECM:
         return True
 
     __hash__ = None  # mutable-looking arrays inside; equality is by value
+
+
+def schema_version_of(ecm: ECM) -> int:
+    """The schema version a file of ``ecm`` is written with: 2 if it has the
+    charge-transfer element, else 1 (see :data:`SCHEMA_VERSION`)."""
+    return 2 if ecm.has_ct else 1
 
 
 def bilinear(xs: np.ndarray, ys: np.ndarray, table: np.ndarray, x: float, y: float) -> float:

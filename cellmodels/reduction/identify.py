@@ -1,11 +1,16 @@
 """Identify an ECM from a cell's physics model over a SOC x temperature grid.
 
 For each grid point the physics model (isothermal at that temperature) is given a
-discharge pulse followed by a rest, from equilibrium; the ECM's R0, R_k and tau_k are
-fitted to the voltage response by variable projection: for fixed time constants the
+multi-level current sequence followed by a rest, from equilibrium
+(:func:`identification_sequence`); the ECM's R0, R_k and tau_k (and, with
+``current_dependence="butler-volmer"``, the charge-transfer element R_ct, I0) are fitted
+to the voltage response by variable projection: for fixed time constants (and I0) the
 voltage is linear in the resistances, which are found by non-negative least squares;
-the time constants (log scale) are searched by a multi-start bounded least-squares on
-top. OCV(SOC) and dOCV/dT(SOC) come from the physics model's rest voltage at each
+the time constants (log scale, shared over SOC at each temperature) and the per-point
+log I0 are searched by a multi-start bounded least-squares on top. Where the sequence
+reaches a voltage cut-off, only the direction that reached it (its discharge or its
+charge levels) is scaled down, by ``backoff`` per try, so the other direction keeps the
+full amplitude. OCV(SOC) and dOCV/dT(SOC) come from the physics model's rest voltage at each
 temperature; the capacity is the charge between PyBaMM's 0 and 100 % SOC; the thermal
 mass and heat-transfer coefficient are the physics model's lumped ones.
 
@@ -51,6 +56,11 @@ def open_circuit_voltage(cell: Cell, soc, temperature_K: float) -> np.ndarray:
     return np.asarray(pv.process_symbol(expr).evaluate(), dtype=float).reshape(-1)
 
 
+CURRENT_DEPENDENCE: tuple[str, ...] = ("none", "butler-volmer")
+GAS_CONSTANT = 8.314462618  # J/(mol K), CODATA 2018
+FARADAY = 96485.33212  # C/mol, CODATA 2018
+
+
 class NotFittedError(InputError):
     """The identifier was used before ``fit``."""
 
@@ -82,6 +92,78 @@ def identification_sequence(seed: int = 7, length_s: float = 300.0, rest_s: floa
     return np.round(np.array(times), 3), np.array(values)
 
 
+class _SequenceEngine:
+    """The physics model, discretised once, driven by the identification sequence with
+    separate amplitudes [A per C-rate unit] for its discharge and its charge levels
+    (PyBaMM input parameters), isothermal at an input temperature."""
+
+    def __init__(self, cell: Cell, model: str, seq_t: np.ndarray, seq_c: np.ndarray,
+                 cutoff_margin_V: tuple[float, float] = (0.0, 0.0)) -> None:
+        import pybamm
+
+        from ..physics.models import build_model
+        from ..physics.simulate import piecewise_constant
+
+        self.cell = cell
+        pos, e1 = piecewise_constant(seq_t, np.maximum(seq_c, 0.0), "Discharge shape")
+        neg, e2 = piecewise_constant(seq_t, np.minimum(seq_c, 0.0), "Charge shape")
+        self.edges = np.union1d(e1, e2)
+        pv = cell.parameter_values()
+        temp = pybamm.InputParameter("Temperature [K]")
+        if any(cutoff_margin_V):
+            pv.update({
+                "Lower voltage cut-off [V]": pv["Lower voltage cut-off [V]"]
+                + cutoff_margin_V[0],
+                "Upper voltage cut-off [V]": pv["Upper voltage cut-off [V]"]
+                - cutoff_margin_V[1],
+            })
+        pv.update({
+            "Current function [A]": pybamm.InputParameter("Discharge amplitude [A]") * pos
+            + pybamm.InputParameter("Charge amplitude [A]") * neg,
+            "Ambient temperature [K]": temp,
+            "Initial temperature [K]": temp,
+        }, check_already_exists=False)
+        self.model = build_model(cell, model, thermal="isothermal")
+        self.sim = pybamm.Simulation(
+            self.model, parameter_values=pv,
+            solver=pybamm.IDAKLUSolver(rtol=1e-6, atol=1e-6, output_variables=["Voltage [V]"]))
+
+    def solve(self, soc: float, temperature_K: float, discharge_A: float, charge_A: float,
+              t_end_s: float, t_out_s: np.ndarray):
+        """Voltage [V] at ``t_out_s``; raises :class:`CutoffError` whose ``side`` attribute is
+        "discharge" (lower cut-off), "charge" (upper) or "both" (any other event)."""
+        import pybamm
+
+        from ..physics.simulate import EDGE_S
+
+        e = self.edges[self.edges < t_end_s]
+        t_eval = np.unique(np.concatenate([[0.0, float(t_end_s)], e - EDGE_S, e]))
+        inputs = {"Discharge amplitude [A]": float(discharge_A),
+                  "Charge amplitude [A]": float(charge_A),
+                  "Temperature [K]": float(temperature_K)}
+        what = (f"identification sequence of cell {self.cell.name} at SOC {soc}, "
+                f"{temperature_K} K, {discharge_A:.4g} A discharge / {charge_A:.4g} A charge "
+                "amplitude")
+        try:
+            sol = self.sim.solve(t_eval, t_interp=t_out_s, inputs=inputs,
+                                 initial_soc=float(soc))
+        except pybamm.SolverError as exc:
+            if "non-positive at initial conditions" in str(exc):
+                raise InputError(
+                    f"The {what} starts outside its voltage window: the rest voltage is "
+                    "already within 'cutoff_margin_V' of a cut-off. Lower the margin or "
+                    "move the SOC grid away from that end.") from exc
+            raise SolverError(f"The {what} failed: {exc}") from exc
+        if sol.termination != "final time":
+            term = str(sol.termination)
+            err = CutoffError(f"The {what} stopped at t = {sol['Time [s]'].entries[-1]:.4g} s "
+                              f"({term}).")
+            err.side = ("discharge" if "Minimum voltage" in term else
+                        "charge" if "Maximum voltage" in term else "both")
+            raise err
+        return sol
+
+
 def _step_responses(t: np.ndarray, edges: np.ndarray, jumps: np.ndarray, tau: float
                     ) -> np.ndarray:
     """x(t) of dx/dt = (i(t) - x)/tau, x(0) = 0, for i a sum of steps ``jumps`` at ``edges``."""
@@ -110,6 +192,38 @@ class ECMIdentifier:
     model : "DFN" | "SPMe" | "SPM"
     ocv_points : int
         Points of the OCV table over SOC 0-1.
+    amplitude : float
+        Scale of the sequence (levels -3C to 5C times ``amplitude``); default 1. Choose it
+        so that the sequence's largest discharge level covers the load the ECM will see.
+    backoff : float
+        Where the sequence reaches a voltage cut-off, the amplitude of the direction
+        that reached it (discharge: lower cut-off; charge: upper) is multiplied by
+        ``backoff`` and the point solved again (at most 12 times), in (0, 1).
+    current_dependence : "none" | "butler-volmer"
+        "butler-volmer" adds the charge-transfer element ``2 I0 R_ct asinh(I / (2 I0))``
+        in series with R0 (:class:`~cellmodels.reduction.ECM`, ``ct_R_Ohm``,
+        ``ct_i0_A``), fitted as the symmetric one-electron Butler-Volmer overpotential
+        ``(2 R T / F) asinh(I / (2 I0))`` (``R_ct = R T / (F I0)``, I0 per grid point):
+        the resistance then falls with current as the physics' kinetic overpotential
+        does, and the small-signal resistance is ``R0 + R_ct`` (the zero-current tangent,
+        as in EIS). "none" (default): R0 is the best linear (secant) fit over the
+        sequence's currents.
+    centre_soc : bool
+        False (default): each point's sequence starts at the grid SOC (and its net
+        discharge moves the SOC below it). True: it starts above the grid SOC by half
+        the net SOC change, so the data the point's tables are fitted to is centred on
+        the grid SOC (matters where the OCV and the resistances change fast with SOC).
+    shared_tau : bool
+        True (default): the time constants are shared by every SOC at a temperature
+        (smooth tables, no RC modes swapping between neighbours). False: each grid point
+        gets its own (a closer fit where the dynamics change with SOC, e.g. slow solid
+        diffusion at the ends of an LFP cell's SOC range).
+    cutoff_margin_V : float or (lower, upper)
+        The sequence is kept this far inside the voltage cut-offs [V] (0, the default:
+        up to them; a pair: above the lower and below the upper cut-off): a direction that
+        comes closer is scaled down (``backoff``). A margin
+        keeps the fit out of the knee at the ends of the SOC range, where the physics is
+        far from any circuit (e.g. for a small-signal ECM).
     """
 
     def __init__(
@@ -122,6 +236,12 @@ class ECMIdentifier:
         seed: int = 7,
         model: str = "DFN",
         ocv_points: int = 101,
+        amplitude: float = 1.0,
+        backoff: float = 0.7,
+        current_dependence: str = "none",
+        centre_soc: bool = False,
+        shared_tau: bool = True,
+        cutoff_margin_V: float | tuple[float, float] = 0.0,
     ) -> None:
         self.n_rc = n_rc
         self.soc = soc
@@ -131,6 +251,12 @@ class ECMIdentifier:
         self.seed = seed
         self.model = model
         self.ocv_points = ocv_points
+        self.amplitude = amplitude
+        self.backoff = backoff
+        self.current_dependence = current_dependence
+        self.centre_soc = centre_soc
+        self.shared_tau = shared_tau
+        self.cutoff_margin_V = cutoff_margin_V
 
     # ------------------------------------------------------------------ helpers
     def _check(self, cell: Cell) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +269,25 @@ class ECMIdentifier:
                     closed=(False, True))
         check_range(self.rest_s, "rest_s", "of ECMIdentifier", 0.0, 36000.0)
         check_range(self.ocv_points, "ocv_points", "of ECMIdentifier", 3, 10001)
+        check_range(self.amplitude, "amplitude", "of ECMIdentifier", 0.0, 20.0,
+                    closed=(False, True))
+        check_range(self.backoff, "backoff", "of ECMIdentifier", 0.0, 1.0,
+                    closed=(False, False))
+        margin = np.atleast_1d(np.asarray(self.cutoff_margin_V, dtype=float))
+        if margin.size not in (1, 2) or margin.ndim != 1:
+            raise InputError(range_message("cutoff_margin_V", "of ECMIdentifier",
+                                           "a number or a (lower, upper) pair of volts",
+                                           self.cutoff_margin_V))
+        for m in margin.tolist():
+            check_range(m, "cutoff_margin_V", "of ECMIdentifier", 0.0, 1.0)
+        for name in ("centre_soc", "shared_tau"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(range_message(name, "of ECMIdentifier", "True or False",
+                                               getattr(self, name)))
+        if self.current_dependence not in CURRENT_DEPENDENCE:
+            raise InputError(range_message("current_dependence", "of ECMIdentifier",
+                                           f"one of {CURRENT_DEPENDENCE}",
+                                           self.current_dependence))
         soc = np.asarray(self.soc, dtype=float)
         for s in soc.tolist():  # Python floats, so the message shows 1.2, not np.float64(1.2)
             check_range(s, "soc", "grid of ECMIdentifier", 0.0, 1.0)
@@ -161,63 +306,130 @@ class ECMIdentifier:
                              f"{temps.tolist()}.")
         return soc, temps
 
-    def _fit_temperature(self, t: np.ndarray, currents: list[np.ndarray],
-                         ys: list[np.ndarray], edges: np.ndarray):
-        """Fit time constants shared by every SOC at one temperature, R per SOC.
+    def _fit_temperature(self, t: np.ndarray, shapes: tuple[np.ndarray, np.ndarray],
+                         amps: list[tuple[float, float]], ys: list[np.ndarray],
+                         edges: np.ndarray, current_1c_A: float, temperature_K: float):
+        """Fit time constants shared by every SOC at one temperature, the rest per SOC.
 
-        ``ys[i]`` is ``OCV(z(t)) - V(t)`` at SOC ``i`` under the current ``currents[i]`` (the
-        sequence times that point's amplitude). For fixed time constants it is linear in
-        (R0, R_1..R_n), found by non-negative least squares; the shared log time constants
-        are searched on top. Sharing them keeps the tables smooth over SOC (no RC modes
-        swapping between neighbours), which interpolation and the UPS kernel need.
+        ``shapes`` are the discharge (>= 0) and charge (<= 0) parts of the sequence [C-rate
+        units] at ``t``; point ``i`` runs them with amplitudes ``amps[i]`` [A per C-rate
+        unit] and ``ys[i]`` is ``OCV(z(t)) - V(t)``. For fixed time constants (and I0) the
+        response is linear in (R0, R_1..R_n), found by non-negative least squares; the
+        shared log time constants (and the per-point log I0) are searched on top. The
+        charge-transfer element is the symmetric one-electron Butler-Volmer overpotential
+        ``(2 R T / F) asinh(I / (2 I0))`` (so ``R_ct = R T / (F I0)``): one parameter per
+        point, fixed by the curvature and the slope together, so it cannot trade
+        resistance with R0 where the kinetics are nearly linear (a free amplitude could,
+        and then the zero-current tangent is an extrapolation).
+        Sharing the time constants keeps the tables smooth over SOC (no RC modes swapping
+        between neighbours), which interpolation and the UPS kernel need.
+
+        Returns (tau [s], coefficients per point, I0 per point [A] or None, RMSE per point).
         """
-        n = self.n_rc
-        # unit-amplitude step responses, scaled per point (each point's current is the
-        # same shape times its own amplitude)
-        shape = currents[0] / np.max(np.abs(currents[0]))
-        jumps = np.diff(np.concatenate([[0.0], shape[np.searchsorted(t, edges)]]))
-        scales = [float(np.max(np.abs(c))) for c in currents]
+        from scipy.sparse import lil_matrix
 
-        def design(log_tau):
-            cols = [shape] + [_step_responses(t, edges, jumps, np.exp(lt)) for lt in log_tau]
+        n = self.n_rc
+        ct = self.current_dependence == "butler-volmer"
+        pos, neg = shapes
+        k_edge = np.searchsorted(t, edges)
+        jumps_p = np.diff(np.concatenate([[0.0], pos[k_edge]]))
+        jumps_n = np.diff(np.concatenate([[0.0], neg[k_edge]]))
+        currents = [a * pos + b * neg for a, b in amps]
+        npts = len(ys)
+        cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+        def responses(lt: float):
+            key = float(lt)
+            if key not in cache:
+                tau = float(np.exp(lt))
+                cache[key] = (_step_responses(t, edges, jumps_p, tau),
+                              _step_responses(t, edges, jumps_n, tau))
+            return cache[key]
+
+        rt_f = GAS_CONSTANT * temperature_K / FARADAY
+
+        def eta(i: int, log_i0: float | None) -> np.ndarray | float:
+            if not ct:
+                return 0.0
+            return 2.0 * rt_f * np.arcsinh(currents[i] / (2.0 * float(np.exp(log_i0))))
+
+        def design(log_tau, i: int):
+            a, b = amps[i]
+            cols = [currents[i]]
+            for lt in log_tau:
+                rp, rn = responses(lt)
+                cols.append(a * rp + b * rn)
             return np.stack(cols, axis=1)
 
-        def resid(log_tau):
-            a = design(log_tau)
-            return np.concatenate([(a @ nnls(a * k, y)[0]) * k - y
-                                   for k, y in zip(scales, ys, strict=True)])
+        def split(x):
+            return x[:n], (x[n:] if ct else [None] * npts)
 
-        lo = np.log(1e-3)
-        hi = np.log(max(3.0 * float(t[-1]), 1.0))
-        if n:
+        def resid(x):
+            log_tau, log_i0 = split(x)
+            out = []
+            for i, y in enumerate(ys):
+                a, y = design(log_tau, i), y - eta(i, log_i0[i])
+                out.append(a @ nnls(a, y)[0] - y)
+            return np.concatenate(out)
+
+        lo_tau, hi_tau = np.log(1e-3), np.log(max(3.0 * float(t[-1]), 1.0))
+        lo_i0, hi_i0 = np.log(0.02 * current_1c_A), np.log(100.0 * current_1c_A)
+        lo = np.array([lo_tau] * n + ([lo_i0] * npts if ct else []))
+        hi = np.array([hi_tau] * n + ([hi_i0] * npts if ct else []))
+        i0_start = [np.log(current_1c_A)] * npts if ct else []
+        if n or ct:
+            sparsity = lil_matrix((npts * t.size, lo.size), dtype=int)
+            sparsity[:, :n] = 1
+            if ct:
+                for i in range(npts):
+                    sparsity[i * t.size:(i + 1) * t.size, n + i] = 1
+            starts = []
+            if n:
+                span = np.geomspace(1e-2, float(t[-1]) / 2, 7)
+                for k0 in range(0, len(span) - n + 1, 2):
+                    starts.append(np.log(np.geomspace(
+                        span[k0], span[min(k0 + 2 * n - 1, len(span) - 1)], n)))
+            else:
+                starts.append(np.array([]))
             best = None
-            span = np.geomspace(1e-2, float(t[-1]) / 2, 7)
-            for k0 in range(0, len(span) - n + 1, 2):
-                x0 = np.log(np.geomspace(span[k0], span[min(k0 + 2 * n - 1, len(span) - 1)], n))
-                res = least_squares(resid, x0, bounds=(lo, hi), xtol=1e-8, ftol=1e-8)
+            for x0 in starts:
+                res = least_squares(resid, np.concatenate([x0, i0_start]), bounds=(lo, hi),
+                                    xtol=1e-8, ftol=1e-8, jac_sparsity=sparsity)
                 if best is None or res.cost < best.cost:
                     best = res
-            log_tau = np.sort(best.x)
+            x = best.x.copy()
+            order = np.argsort(x[:n])
+            x[:n] = x[:n][order]
         else:
-            log_tau = np.array([])
-        a = design(log_tau)
-        coefs = [nnls(a * k, y)[0] for k, y in zip(scales, ys, strict=True)]
-        rmse = [float(np.sqrt(np.mean(((a * k) @ c - y) ** 2)))
-                for k, c, y in zip(scales, coefs, ys, strict=True)]
-        return np.exp(log_tau), coefs, rmse
+            x = np.array([])
+        log_tau, log_i0 = split(x)
+        coefs, rmse = [], []
+        for i, y in enumerate(ys):
+            a, y = design(log_tau, i), y - eta(i, log_i0[i])
+            c = nnls(a, y)[0]
+            coefs.append(c)
+            rmse.append(float(np.sqrt(np.mean((a @ c - y) ** 2))))
+        i0 = np.exp(np.asarray(log_i0, dtype=float)) if ct else None
+        return np.exp(log_tau), coefs, i0, rmse
+
+    @staticmethod
+    def _r_ct(i0_A: float, temperature_K: float) -> float:
+        """Small-signal resistance [Ohm] of the fitted Butler-Volmer element."""
+        return GAS_CONSTANT * temperature_K / (FARADAY * i0_A)
 
     # ------------------------------------------------------------------ fit
     def fit(self, cell: Cell | str, progress: bool = False) -> ECMIdentifier:
         from .. import __version__
-        from ..dcr import PulseEngine
 
         cell = load_cell(cell) if isinstance(cell, str) else cell
         soc, temps = self._check(cell)
         t0 = time.perf_counter()
         seq_t, seq_c = identification_sequence(self.seed, self.sequence_s, self.rest_s)
-        engine = PulseEngine(cell, self.model, thermal="isothermal", profile=(seq_t, seq_c))
+        margin = np.broadcast_to(np.asarray(self.cutoff_margin_V, dtype=float), (2,))
+        engine = _SequenceEngine(cell, self.model, seq_t, seq_c, tuple(margin.tolist()))
         q_soc = cell.soc_capacity_Ah
         current = cell.capacity_Ah  # the sequence is in C-rate units
+        ct = self.current_dependence == "butler-volmer"
 
         # OCV(SOC, T) from the rest voltage of the physics model
         ocv_soc = np.linspace(0.0, 1.0, self.ocv_points)
@@ -230,22 +442,28 @@ class ECMIdentifier:
         ocv_ref = open_circuit_voltage(cell, ocv_soc, t_ref)
 
         # R0, R_k, tau_k at each grid point
-        edges = seq_t[:-1][np.flatnonzero(np.diff(np.concatenate([[0.0], seq_c[:-1]])))]
+        edges = engine.edges
         t_end = float(seq_t[-1])
         t_out = np.unique(np.concatenate(
             [np.arange(0.0, t_end, 0.5), [t_end], edges]
             + [edges + d for d in (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)]))
         t_out = t_out[t_out <= t_end]
-        shape_out = seq_c[np.searchsorted(seq_t, t_out, side="right") - 1]
-        shape_out[t_out >= seq_t[-2]] = 0.0
-        # charge passed [C per A of amplitude] at each output time, exact for the ZOH shape
-        passed = np.concatenate([[0.0], np.cumsum(seq_c[:-1] * np.diff(seq_t))])
         k = np.searchsorted(seq_t, t_out, side="right") - 1
-        charge = passed[k] + seq_c[k] * (t_out - seq_t[k])
+        shape_out = seq_c[k].copy()
+        shape_out[t_out >= seq_t[-2]] = 0.0
+        pos_out, neg_out = np.maximum(shape_out, 0.0), np.minimum(shape_out, 0.0)
+        # charge passed [C per A of amplitude] at each output time, exact for the ZOH
+        # shape, by direction
+        charge = []
+        for part in (np.maximum(seq_c, 0.0), np.minimum(seq_c, 0.0)):
+            passed = np.concatenate([[0.0], np.cumsum(part[:-1] * np.diff(seq_t))])
+            charge.append(passed[k] + part[k] * (t_out - seq_t[k]))
         ns, nt = soc.size, temps.size
         r0 = np.zeros((ns, nt))
         rk = np.zeros((self.n_rc, ns, nt))
         tau = np.ones((self.n_rc, ns, nt))
+        r_ct = np.zeros((ns, nt))
+        i0 = np.ones((ns, nt))
         table = []
         points = [(i, j) for j in range(nt) for i in range(ns)]
         if progress:
@@ -253,36 +471,59 @@ class ECMIdentifier:
 
             points = tqdm(points, desc=f"reduce {cell.name}", unit="point")
         responses: dict[int, list] = {j: [] for j in range(nt)}
+        tries = 12
         for i, j in points:
-            amp = current
-            # at low SOC a long pulse would cross the cut-off: halve the current until it
-            # fits, and record it (the fit is then of a smaller-signal response)
-            for _ in range(6):
+            a_dis = a_chg = self.amplitude * current
+            # where the sequence reaches a cut-off, scale down only the direction that
+            # reached it, and record it (that direction is then fitted at a smaller signal)
+            for _ in range(tries + 1):
+                start = soc[i]
+                if self.centre_soc:
+                    # start above the point by half the net SOC the sequence removes, so
+                    # its excursion is centred on the point the tables are attributed to
+                    net = (a_dis * charge[0][-1] + a_chg * charge[1][-1]) / 3600.0 / q_soc
+                    start = float(np.clip(soc[i] + net / 2, 0.0, 1.0))
                 try:
-                    sol = engine.solve(soc[i], temps[j], amp, t_end, t_out)
+                    sol = engine.solve(start, temps[j], a_dis, a_chg, t_end, t_out)
                     break
-                except CutoffError:
-                    amp /= 2
+                except CutoffError as exc:
+                    if exc.side in ("discharge", "both"):
+                        a_dis *= self.backoff
+                    if exc.side in ("charge", "both"):
+                        a_chg *= self.backoff
             else:
-                raise SolverError(f"Identification sequence at SOC {soc[i]}, {temps[j]} K "
-                                  "reaches a cut-off even at 1/64 of the current.")
+                raise SolverError(
+                    f"Identification sequence at SOC {soc[i]}, {temps[j]} K reaches a cut-off "
+                    f"even at {self.backoff:g}^{tries} of its amplitude (discharge "
+                    f"{a_dis:.3g} A, charge {a_chg:.3g} A per C-rate unit).")
             t = sol["Time [s]"].entries
             keep = np.isin(t, t_out)  # drop the solver's restart points at the edges
             t, v = t[keep], sol["Voltage [V]"].entries[keep]
             if t.size != t_out.size:
                 raise SolverError(f"Identification at SOC {soc[i]}, {temps[j]} K returned "
                                   f"{t.size} of {t_out.size} output times.")
-            z = soc[i] - amp * charge / 3600.0 / q_soc
+            z = start - (a_dis * charge[0] + a_chg * charge[1]) / 3600.0 / q_soc
             ocv = np.interp(z, ocv_soc, ocv_ref) + (temps[j] - t_ref) * np.interp(
                 z, ocv_soc, slope)
-            responses[j].append((i, amp, amp * shape_out, ocv - v))
+            responses[j].append((i, a_dis, a_chg, ocv - v))
         for j in range(nt):
-            taus, coefs, rmses = self._fit_temperature(
-                t_out, [r[2] for r in responses[j]], [r[3] for r in responses[j]], edges)
-            for (i, amp, _, _), c, e in zip(responses[j], coefs, rmses, strict=True):
-                r0[i, j], rk[:, i, j], tau[:, i, j] = c[0], c[1:], taus
+            groups = [responses[j]] if self.shared_tau else [[r] for r in responses[j]]
+            fits = [self._fit_temperature(
+                t_out, (pos_out, neg_out), [(r[1], r[2]) for r in group],
+                [r[3] for r in group], edges, current, float(temps[j])) for group in groups]
+            taus_of = [f[0] for f in fits for _ in range(len(fits[0][1]) if
+                                                          self.shared_tau else 1)]
+            coefs = [c for f in fits for c in f[1]]
+            i0s = [x for f in fits for x in (f[2] if f[2] is not None else [None] * len(f[1]))]
+            rmses = [e for f in fits for e in f[3]]
+            for m, ((i, a_dis, a_chg, _), c, e) in enumerate(
+                    zip(responses[j], coefs, rmses, strict=True)):
+                r0[i, j], rk[:, i, j], tau[:, i, j] = c[0], c[1:], taus_of[m]
+                if ct:
+                    r_ct[i, j], i0[i, j] = self._r_ct(i0s[m], temps[j]), i0s[m]
                 table.append({"soc": float(soc[i]), "temperature_K": float(temps[j]),
-                              "amplitude_A": float(amp), "rmse_V": e})
+                              "amplitude_A": float(a_dis), "charge_amplitude_A": float(a_chg),
+                              "rmse_V": e})
         # R_k may be ~0 where a mode is absent: keep tau finite and R >= 0 (ECM checks)
         r0 = np.maximum(r0, 1e-9)
 
@@ -307,6 +548,8 @@ class ECMIdentifier:
             reference_temperature_K=t_ref,
             thermal_mass_J_per_K=c_th,
             heat_transfer_W_per_K=ha,
+            ct_R_Ohm=on_axis(r_ct) if ct else None,
+            ct_i0_A=on_axis(i0) if ct else None,
             limits={
                 "voltage_min_V": float(pv["Lower voltage cut-off [V]"]),
                 "voltage_max_V": float(pv["Upper voltage cut-off [V]"]),
@@ -318,7 +561,7 @@ class ECMIdentifier:
             validity={
                 "soc_min": float(soc[0]), "soc_max": float(soc[-1]),
                 "temperature_min_K": float(temps[0]), "temperature_max_K": float(temps[-1]),
-                "current_max_A": float(5 * cell.capacity_Ah),
+                "current_max_A": float(5 * self.amplitude * cell.capacity_Ah),
             },
             error={"identification_rmse_V_max": float(max(r["rmse_V"] for r in table)),
                    "identification_rmse_V_mean": float(np.mean([r["rmse_V"] for r in table]))},
@@ -328,8 +571,13 @@ class ECMIdentifier:
                 "cellmodels_version": __version__,
                 "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "method": (f"{self.model} isothermal, multi-level sequence (seed {self.seed}, "
-                           f"{self.sequence_s:g} s + {self.rest_s:g} s rest), variable "
-                           f"projection with time constants shared over SOC, {self.n_rc} RC"),
+                           f"{self.sequence_s:g} s + {self.rest_s:g} s rest, amplitude "
+                           f"{self.amplitude:g}, backoff {self.backoff:g} per direction"
+                           f"{', centred on the grid SOC' if self.centre_soc else ''}"
+                           f"{f', {margin[0]:g}/{margin[1]:g} V inside the lower/upper cut-offs' if margin.any() else ''}), "
+                           "variable projection with time constants "
+                           f"{'shared over SOC' if self.shared_tau else 'per grid point'}, "
+                           f"{self.n_rc} RC, current dependence {self.current_dependence}"),
             },
         )
         self.fit_table_ = table

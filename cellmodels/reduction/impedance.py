@@ -8,7 +8,10 @@ Sign convention, for both: the impedance of the cell as a passive two-terminal e
 
 ECM (:func:`ecm_impedance`), linearised at a SOC and temperature::
 
-    Z(w) = R0 + sum_k R_k / (1 + j w tau_k)  [+ dOCV/dSOC / (j w 3600 Q)]
+    Z(w) = R0 + R_ct + sum_k R_k / (1 + j w tau_k)  [+ dOCV/dSOC / (j w 3600 Q)]
+
+``R_ct`` is the small-signal (zero-current tangent) resistance of the ECM's optional
+charge-transfer element (0 without one).
 
 The bracketed term is the open-circuit voltage following the charge passed (the ECM's
 SOC state, a capacitor of ``3600 Q / (dOCV/dSOC)`` farad); it is off by default, so the
@@ -75,7 +78,8 @@ def ecm_impedance(ecm: ECM, soc: float, temperature_K: float, frequencies_Hz,
                   *, ocv_capacitance: bool = False) -> np.ndarray:
     """Small-signal impedance [Ohm] of the ECM at a SOC and temperature (analytic).
 
-    ``Z = R0 + sum_k R_k / (1 + j 2 pi f tau_k)`` with the tables interpolated as the
+    ``Z = R0 + R_ct + sum_k R_k / (1 + j 2 pi f tau_k)`` (``R_ct``: the small-signal
+    resistance of the charge-transfer element, if the ECM has one) with the tables interpolated as the
     simulators do (bilinear, clamped). With ``ocv_capacitance=True`` the term
     ``dOCV/dSOC / (j 2 pi f 3600 Q)`` is added: the OCV moving with the SOC the ECM
     tracks (``dOCV/dSOC`` as the central difference of the ECM's own OCV table over one
@@ -104,7 +108,8 @@ def ecm_impedance(ecm: ECM, soc: float, temperature_K: float, frequencies_Hz,
                           ValidityWarning, stacklevel=2)
     w = 2.0 * np.pi * f
     r, tau = ecm.rc(soc, temperature_K)
-    z = np.full(f.shape, ecm.r0(soc, temperature_K), dtype=complex)
+    z = np.full(f.shape, ecm.r0(soc, temperature_K) + ecm.ct(soc, temperature_K)[0],
+                dtype=complex)
     for r_k, tau_k in zip(r, tau, strict=True):
         z += r_k / (1.0 + 1j * w * tau_k)
     if ocv_capacitance:

@@ -12,7 +12,13 @@ Layout::
     /r0_Ohm                (ns, nt)     attrs: unit="Ohm"
     /rc_R_Ohm              (n, ns, nt)  attrs: unit="Ohm"
     /rc_tau_s              (n, ns, nt)  attrs: unit="s"
+    /ct_R_Ohm              (ns, nt)     attrs: unit="Ohm"   (schema 2 only, optional)
+    /ct_i0_A               (ns, nt)     attrs: unit="A"     (schema 2 only, optional)
     /meta                  attrs: limits, validity, error, provenance (JSON text)
+
+Schema version 1 is the layout without the charge-transfer element; an ECM without it
+is still written as version 1 (readable by every cellmodels). One with it is version 2,
+which older cellmodels refuse by version instead of dropping the element. Both are read.
 
 Writing goes to a temporary file in the same folder, then an atomic rename. Reading a
 file of another schema version, or a corrupt or truncated one, raises
@@ -29,7 +35,7 @@ import numpy as np
 from .._atomic import atomic_path
 from .._h5 import open_checked
 from ..errors import FileFormatError, ParameterError
-from .ecm import ECM, SCHEMA_VERSION
+from .ecm import ECM, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, schema_version_of
 
 __all__ = ["load_ecm", "save_ecm"]
 
@@ -43,6 +49,7 @@ _ARRAYS = {
     "rc_R_Ohm": "Ohm",
     "rc_tau_s": "s",
 }
+_OPTIONAL = {"ct_R_Ohm": "Ohm", "ct_i0_A": "A"}  # schema 2
 _SCALARS = ("capacity_Ah", "reference_temperature_K", "thermal_mass_J_per_K",
             "heat_transfer_W_per_K")
 _DICTS = ("limits", "validity", "error", "provenance")
@@ -55,11 +62,14 @@ def save_ecm(ecm: ECM, path: str | Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format"] = FORMAT
-        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["schema_version"] = schema_version_of(ecm)
         f.attrs["name"] = ecm.name
         for key in _SCALARS:
             f.attrs[key] = float(getattr(ecm, key))
-        for key, unit in _ARRAYS.items():
+        arrays = dict(_ARRAYS)
+        if ecm.has_ct:
+            arrays.update(_OPTIONAL)
+        for key, unit in arrays.items():
             ds = f.create_dataset(key, data=np.asarray(getattr(ecm, key), dtype="<f8"))
             ds.attrs["unit"] = unit
         meta = f.create_group("meta")
@@ -69,11 +79,16 @@ def save_ecm(ecm: ECM, path: str | Path) -> Path:
 
 
 def load_ecm(path: str | Path) -> ECM:
-    """Read an ECM file written by :func:`save_ecm` (same schema version)."""
+    """Read an ECM file written by :func:`save_ecm` (schema version 1 or 2)."""
     path = Path(path)
-    with open_checked(path, FORMAT, SCHEMA_VERSION, "ECM") as f:
+    with open_checked(path, FORMAT, _file_version(path), "ECM") as f:
         try:
             kwargs = {key: np.asarray(f[key][()]) for key in _ARRAYS}
+            if int(f.attrs["schema_version"]) >= 2:
+                present = [key for key in _OPTIONAL if key in f]
+                if present and len(present) != len(_OPTIONAL):
+                    raise KeyError(f"'{present[0]}' without its partner")
+                kwargs.update({key: np.asarray(f[key][()]) for key in present})
             kwargs.update({key: float(f.attrs[key]) for key in _SCALARS})
             kwargs.update({key: json.loads(f["meta"].attrs[key]) for key in _DICTS})
             kwargs["name"] = str(f.attrs["name"])
@@ -83,3 +98,16 @@ def load_ecm(path: str | Path) -> ECM:
         return ECM(**kwargs)
     except ParameterError as exc:
         raise FileFormatError(f"{path} holds an invalid ECM: {exc}") from None
+
+
+def _file_version(path: Path) -> int:
+    """The file's schema version if this cellmodels reads it, else the newest (so that
+    ``open_checked`` refuses it naming both)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            found = int(f.attrs.get("schema_version", -1))
+    except (OSError, TypeError, ValueError):
+        return SCHEMA_VERSION  # open_checked reports the missing or corrupt file
+    return found if found in READABLE_SCHEMA_VERSIONS else SCHEMA_VERSION

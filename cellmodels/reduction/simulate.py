@@ -40,15 +40,42 @@ class ECMRun:
     rc_V: np.ndarray | None = None
 
 
-def _power_to_current(e: float, r0: float, p: float) -> float:
-    """Current drawing power ``p`` from a source ``e`` behind ``r0``: V I = P."""
-    disc = e * e - 4.0 * r0 * p
-    if disc < 0:
-        raise InputError(
-            f"The power {p:.6g} W exceeds what the cell can deliver ({e * e / (4 * r0):.6g} W "
-            f"at open-circuit {e:.4f} V behind {r0:.4g} Ohm)."
-        )
-    return (e - np.sqrt(disc)) / (2.0 * r0)
+def _power_to_current(e: float, r0: float, p: float, r_ct: float = 0.0,
+                      i0: float = np.inf) -> float:
+    """Current drawing power ``p`` from a source ``e`` behind ``r0`` (and the
+    charge-transfer element ``2 i0 r_ct asinh(I / (2 i0))`` if ``r_ct > 0``): V I = P.
+
+    Linear: the smaller root in closed form. With the element: Newton on
+    ``(e - r0 I - eta(I)) I = p`` from the root of the small-signal circuit, on the branch
+    below the maximum-power current (V I is concave there, so Newton converges
+    monotonically from the linear root, which lies on the same side).
+    """
+    r_lin = r0 + r_ct
+    disc = e * e - 4.0 * r_lin * p
+    if r_ct == 0.0 or not np.isfinite(i0):
+        if disc < 0:
+            raise InputError(
+                f"The power {p:.6g} W exceeds what the cell can deliver "
+                f"({e * e / (4 * r_lin):.6g} W at open-circuit {e:.4f} V behind "
+                f"{r_lin:.4g} Ohm).")
+        return (e - np.sqrt(disc)) / (2.0 * r_lin)
+    s = 2.0 * i0
+    i = (e - np.sqrt(max(disc, 0.0))) / (2.0 * r_lin)
+    for _ in range(60):
+        eta = s * r_ct * np.arcsinh(i / s)
+        deta = r_ct / np.sqrt(1.0 + (i / s) ** 2)
+        f = (e - r0 * i - eta) * i - p
+        df = e - 2.0 * r0 * i - eta - i * deta
+        if df <= 0.0:
+            break  # past the maximum power: p cannot be drawn
+        step = f / df
+        i -= step
+        if abs(step) <= 1e-13 * max(1.0, abs(i)):
+            return float(i)
+    raise InputError(
+        f"The power {p:.6g} W exceeds what the cell can deliver at open-circuit {e:.4f} V "
+        f"behind R0 {r0:.4g} Ohm and the charge-transfer element (R_ct {r_ct:.4g} Ohm, "
+        f"I0 {i0:.4g} A).")
 
 
 class _ValidityGuard:
@@ -141,7 +168,7 @@ def simulate_ecm(
         if not power_mode:
             return value
         e = ecm.ocv(z, temp) - v_rc.sum()
-        return _power_to_current(e, ecm.r0(z, temp), value)
+        return _power_to_current(e, ecm.r0(z, temp), value, *ecm.ct(z, temp))
 
     for k in range(n):
         value = u[k]
@@ -167,7 +194,8 @@ def simulate_ecm(
             # tables change with SOC and temperature under a charged capacitor)
             v_inf = r_rc * i_now
             q_pol = i_now * np.sum(v_inf + (v_rc - v_inf) * tau / h * (1 - decay))
-            q = r0 * i_now**2 + q_pol - i_now * temp * ecm.docv_dT(z)
+            q = (r0 * i_now**2 + i_now * ecm.eta_ct(z, temp, i_now) + q_pol
+                 - i_now * temp * ecm.docv_dT(z))
             v_rc = v_inf + (v_rc - v_inf) * decay
             z -= i_now * h / q_as
             if thermal:

@@ -15,7 +15,10 @@
      thermal model with the heat (I times the RC voltages, averaged exactly over the exponential)
      frozen;
    - in power mode the current is I = (E - sqrt(E^2 - 4 R0 P)) / (2 R0), E = OCV - sum v_k,
-     at the start of each sub-step and at every output.
+     at the start of each sub-step and at every output; with the charge-transfer element
+     (ECM_HAS_CT) the voltage also loses eta = 2 I0 R_ct asinh(I / (2 I0)), the heat gains
+     I eta, and in power mode V I = P is solved by Newton from the root of the linear
+     circuit with R0 + R_ct, as in simulate_ecm.
 
    Outputs are evaluated on request (fmi2GetReal) from the state and the inputs set, so
    after fmi2SetReal of a new input they are right-continuous like simulate_ecm's.
@@ -173,6 +176,29 @@ static double docv_dt(double z) { return interp1(ECM_SOC, ECM_DOCV_DT, ECM_NS, z
 
 static double r0_of(double z, double temp) { return bilinear(ECM_R0, z, temp); }
 
+/* The charge-transfer element: R_ct and I0 at (z, temp), and its voltage at current i. */
+static void ct_of(double z, double temp, double *r_ct, double *i0) {
+#if ECM_HAS_CT
+    *r_ct = bilinear(ECM_CT_R, z, temp);
+    *i0 = bilinear(ECM_CT_I0, z, temp);
+#else
+    (void)z; (void)temp;
+    *r_ct = 0.0;
+    *i0 = 1.0;
+#endif
+}
+
+static double eta_ct(double z, double temp, double i) {
+#if ECM_HAS_CT
+    double r_ct, i0;
+    ct_of(z, temp, &r_ct, &i0);
+    return 2.0 * i0 * r_ct * asinh(i / (2.0 * i0));
+#else
+    (void)z; (void)temp; (void)i;
+    return 0.0;
+#endif
+}
+
 static void rc_of(double z, double temp, double *r, double *tau) {
     int k;
     for (k = 0; k < ECM_NRC; k++) {
@@ -191,22 +217,47 @@ static double sum_rc(const State *s) {
 /* The current drawn by the input: the input itself, or in power mode the solution of
    V I = P. Returns 0, or -1 (logged) when the power is beyond what the cell can deliver. */
 static int current_of(const Instance *c, const State *s, double at_time, double *i_out) {
-    double e, r0, disc;
+    double e, r0, disc, r_ct, i0, r_lin;
     if (!power_mode) {
         *i_out = s->u;
         return 0;
     }
     e = ocv(s->z, s->temp) - sum_rc(s);
     r0 = r0_of(s->z, s->temp);
-    disc = e * e - 4.0 * r0 * s->u;
-    if (disc < 0) {
-        LOG_ERROR(c, "The power %.6g W exceeds what the cell can deliver (%.6g W at "
-                  "open-circuit %.4f V behind %.4g Ohm) at t = %.9g s.",
-                  s->u, e * e / (4 * r0), e, r0, at_time);
+    ct_of(s->z, s->temp, &r_ct, &i0);
+    r_lin = r0 + r_ct;
+    disc = e * e - 4.0 * r_lin * s->u;
+    if (!ECM_HAS_CT) {
+        if (disc < 0) {
+            LOG_ERROR(c, "The power %.6g W exceeds what the cell can deliver (%.6g W at "
+                      "open-circuit %.4f V behind %.4g Ohm) at t = %.9g s.",
+                      s->u, e * e / (4 * r_lin), e, r_lin, at_time);
+            return -1;
+        }
+        *i_out = (e - sqrt(disc)) / (2.0 * r_lin);
+        return 0;
+    } else {
+        double sc = 2.0 * i0, i = (e - sqrt(disc < 0 ? 0.0 : disc)) / (2.0 * r_lin);
+        int it;
+        for (it = 0; it < 60; it++) {
+            double eta = sc * r_ct * asinh(i / sc);
+            double deta = r_ct / sqrt(1.0 + (i / sc) * (i / sc));
+            double f = (e - r0 * i - eta) * i - s->u;
+            double df = e - 2.0 * r0 * i - eta - i * deta;
+            double step;
+            if (df <= 0.0) break;
+            step = f / df;
+            i -= step;
+            if (fabs(step) <= 1e-13 * (fabs(i) > 1.0 ? fabs(i) : 1.0)) {
+                *i_out = i;
+                return 0;
+            }
+        }
+        LOG_ERROR(c, "The power %.6g W exceeds what the cell can deliver at open-circuit "
+                  "%.4f V behind R0 %.4g Ohm and the charge-transfer element (R_ct %.4g "
+                  "Ohm, I0 %.4g A) at t = %.9g s.", s->u, e, r0, r_ct, i0, at_time);
         return -1;
     }
-    *i_out = (e - sqrt(disc)) / (2.0 * r0);
-    return 0;
 }
 
 /* Advance the state over [s->time, s->time + span] with the inputs held. */
@@ -230,7 +281,8 @@ static int advance(const Instance *c, State *s, double span) {
             q_pol += i_now * (v_inf + dv * tau[k] / h * (1 - decay));
             s->v_rc[k] = v_inf + dv * decay;
         }
-        q = r0 * (i_now * i_now) + q_pol - i_now * s->temp * docv_dt(s->z);
+        q = r0 * (i_now * i_now) + i_now * eta_ct(s->z, s->temp, i_now) + q_pol
+            - i_now * s->temp * docv_dt(s->z);
         s->z -= i_now * h / ECM_Q_AS;
         if (ECM_HA > 0) {
             double t_ss = s->t_amb + q / ECM_HA;
@@ -246,7 +298,7 @@ static int advance(const Instance *c, State *s, double span) {
 typedef struct { double current, voltage, heat; } Outputs;
 
 static int outputs_of(const Instance *c, const State *s, Outputs *o) {
-    double i_now, r0, r[ECM_NRC_DIM], tau[ECM_NRC_DIM], q_pol = 0.0, q_irr, q_rev;
+    double i_now, r0, r[ECM_NRC_DIM], tau[ECM_NRC_DIM], q_pol = 0.0, q_irr, q_rev, eta;
     int k;
     if (current_of(c, s, s->time, &i_now) != 0) return -1;
     r0 = r0_of(s->z, s->temp);
@@ -254,10 +306,11 @@ static int outputs_of(const Instance *c, const State *s, Outputs *o) {
     (void)r; (void)tau;
     for (k = 0; k < ECM_NRC; k++)
         q_pol += i_now * s->v_rc[k];
-    q_irr = r0 * (i_now * i_now) + q_pol;
+    eta = eta_ct(s->z, s->temp, i_now);
+    q_irr = r0 * (i_now * i_now) + q_pol + i_now * eta;
     q_rev = -i_now * s->temp * docv_dt(s->z);
     o->current = i_now;
-    o->voltage = ocv(s->z, s->temp) - r0 * i_now - sum_rc(s);
+    o->voltage = ocv(s->z, s->temp) - r0 * i_now - eta - sum_rc(s);
     o->heat = q_irr + q_rev;
     return 0;
 }
