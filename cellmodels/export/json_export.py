@@ -71,11 +71,11 @@ def _equations() -> list[str]:
         if line.strip():
             block.append(" ".join(line.split()))
     return block + [
-        "symbols: Q = capacity_Ah, U = ocv_V, dU/dT = docv_dT_V_per_K, R0 = r0_Ohm, "
-        "R_k = rc_R_Ohm[k], tau_k = rc_tau_s[k], R_ct = ct_R_Ohm, I0 = ct_i0_A "
-        "(eta_ct = 0 when the tables are absent)",
-        "symbols: T_ref = reference_temperature_K, C_th = thermal_mass_J_per_K, "
-        "hA = heat_transfer_W_per_K; I > 0 discharging",
+        ("symbols: Q = capacity_Ah, U = ocv_V, dU/dT = docv_dT_V_per_K, R0 = r0_Ohm, "
+         "R_k = rc_R_Ohm[k], tau_k = rc_tau_s[k], R_ct = ct_R_Ohm, I0 = ct_i0_A "
+         "(eta_ct = 0 when the tables are absent)"),
+        ("symbols: T_ref = reference_temperature_K, C_th = thermal_mass_J_per_K, "
+         "hA = heat_transfer_W_per_K; I > 0 discharging"),
         "tables: linear in soc, bilinear in (soc, temperature_K), clamped at the grid edges",
     ]
 
@@ -247,7 +247,7 @@ def ecm_from_json(path: str | Path) -> ECM:
         raise FileFormatError(f"{path}: the table {present[0]!r} needs ECM schema version 2; "
                               f"the file says {version}.")
     if present and len(present) != len(_OPTIONAL_TABLES):
-        missing_ct = [k for k in _OPTIONAL_TABLES if k not in tables][0]
+        missing_ct = next(k for k in _OPTIONAL_TABLES if k not in tables)
         raise FileFormatError(f"{path} has the table {present[0]!r} without {missing_ct!r}; "
                               "the charge-transfer element needs both.")
     for key in present:
