@@ -281,3 +281,26 @@ def test_series_expansion_of_exp_is_exact_to_round_off():
     g = np.array([K._expneg.py_func(v)[1] for v in x])
     np.testing.assert_allclose(d, np.exp(-x), rtol=3e-16)
     np.testing.assert_allclose(g, -np.expm1(-x) / x, rtol=3e-16)
+
+
+def test_bin_fold_min_max_are_exact_for_either_sign():
+    # the fold takes min/max on integer keys of the doubles' bits: exact, for negative,
+    # positive and tiny values alike, with bins straddling the folded blocks
+    rng = np.random.default_rng(5)
+    n, bin_steps = 3000, 250
+    vals = rng.standard_normal((K.NCH, n)) * np.logspace(-300, 300, n)
+    vals[:, 7] = -0.0
+    bins = np.zeros((n // bin_steps, K.NCH, 3))
+    acc = np.stack([np.full(K.NCH, np.inf), np.full(K.NCH, -np.inf), np.zeros(K.NCH)])
+    ist = np.zeros(K.NISTATE, dtype=np.int64)
+    spec, spec_acc = np.zeros((n // 4, 2)), np.zeros(2)
+    for a, b in ((0, 1001), (1001, 1002), (1002, n)):
+        block = np.ascontiguousarray(vals[:, a:b])
+        K._reduce(block, block.view(np.int64), b - a, bins, acc, acc.view(np.int64), ist,
+                  bin_steps, spec, spec_acc, 4)
+    per_bin = vals.reshape(K.NCH, -1, bin_steps)
+    np.testing.assert_array_equal(bins[:, :, 0], per_bin.min(axis=2).T)
+    np.testing.assert_array_equal(bins[:, :, 1], per_bin.max(axis=2).T)
+    # means: sums in another order than numpy's, so to round-off of the bin's magnitudes
+    scale = np.abs(per_bin).max(axis=2).T
+    assert np.all(np.abs(bins[:, :, 2] - per_bin.mean(axis=2).T) <= 1e-13 * scale)

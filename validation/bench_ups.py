@@ -17,7 +17,7 @@ What is measured, side by side in one run (figures to validation/bench_ups.json)
   cell (``lumped``): this is the "one representative cell, controller on" figure.
 - **Ours, steady state.** ``simulate_ups`` on the hour, after a warm-up call (numba's
   compile time excluded from the figure; measured separately in a fresh process with an
-  empty cache and reported). Two runs; wall and CPU (process) time; the machine has two
+  empty cache and reported). Five runs, the best reported; wall and CPU (process) time; the machine has two
   cores shared with other work, so the CPU time is the steadier figure.
 - **PyBaMM on the same profile.** ``pybamm.equivalent_circuit.Thevenin`` (via
   ``cellmodels.export.pybamm_ecm``: the same tables, our OCV temperature term, our
@@ -78,6 +78,9 @@ DT = 1e-3
 N_SERIES, N_PARALLEL = 250, 10
 RACK_W, N_RACKS = 125e3, 8
 COOLANT_K = 298.15
+# timed runs of each of our figures (and of PyBaMM's best case): the best is reported, as
+# the machine is shared (other work only ever adds time to a run, never removes it)
+REPEATS = 5
 TARGETS = {
     "speed_ratio_vs_pybamm_same_profile": 120.0,
     "cell_steps_per_s_one_cell": 2e7,
@@ -187,7 +190,7 @@ def compile_time() -> dict:
     return d
 
 
-def ours_hour(ecm, load, cfg, runs=2) -> dict:
+def ours_hour(ecm, load, cfg, runs=REPEATS) -> dict:
     from cellmodels.ups import simulate_ups, ups_params
 
     params = ups_params(ecm, cfg, DT)
@@ -209,6 +212,7 @@ def ours_hour(ecm, load, cfg, runs=2) -> dict:
         "wall_s": walls,
         "cpu_s": cpus,
         "ns_per_step_cpu_best": best / n * 1e9,
+        "ns_per_step_wall_best": min(walls) / n * 1e9,
         "cell_steps_per_s_cpu_best": n / best,
         "cell_steps_per_s_wall_best": n / min(walls),
         "decimated_result_MB": res.nbytes / 1e6,
@@ -216,7 +220,7 @@ def ours_hour(ecm, load, cfg, runs=2) -> dict:
     }
 
 
-def ours_string_speed(ecm, n_series, n_parallel, seconds=20.0, runs=2) -> dict:
+def ours_string_speed(ecm, n_series, n_parallel, seconds=20.0, runs=REPEATS) -> dict:
     from cellmodels.ups import simulate_ups, ups_params
 
     cfg = ups_config(n_series=n_series, n_parallel=n_parallel, spread=True)
@@ -537,15 +541,17 @@ def _bench(args) -> dict:
     p_cell_high = RACK_W * N_RACKS / n_cells / 0.97 * 0.5  # the swing the battery buffers
     p_low, p_high = 0.2 * p_cell_high, p_cell_high
     sec = 60.0 if not args.quick else 20.0
-    edges = pybamm_edges(ecm, p_low, p_high, sec)
+    # best of a few solves (each builds and solves afresh; the voltage of the last kept)
+    tries = [pybamm_edges(ecm, p_low, p_high, sec) for _ in range(3)]
+    edges = min(tries, key=lambda e: e["solve_cpu_s"])
+    edges["solve_cpu_s_all"] = [e["solve_cpu_s"] for e in tries]
     from cellmodels.ups import init_string, string_params
 
     sp = string_params(ecm, coolant_temperature_K=COOLANT_K)
     st = init_string(sp, soc=0.6, temperature_K=COOLANT_K)
     sq_hour = square_swing(p_low, p_high, 3600.0)
     kernel_power_run(sp, st, sq_hour[:5000])
-    _, _, sq_cpu = timed(kernel_power_run, sp, st, sq_hour)
-    _, _, sq_cpu2 = timed(kernel_power_run, sp, st, sq_hour)
+    sq_cpus = [timed(kernel_power_run, sp, st, sq_hour)[2] for _ in range(REPEATS)]
     from cellmodels.ups import simulate_string
 
     v_sq = simulate_string(sp, st, DT, power_W=sq_hour[:edges["steps"]]).voltage_V
@@ -555,9 +561,10 @@ def _bench(args) -> dict:
         **edges, "seconds": sec, "one_hour_cpu_s_extrapolated": edges_hour,
         "us_per_1ms_output_cpu": edges["solve_cpu_s"] / edges["steps"] * 1e6,
         "max_abs_dV_V_vs_ours": dv_sq,
-        "ours_same_square_swing_one_hour_cpu_s": [sq_cpu, sq_cpu2],
-        "ours_same_square_swing_ns_per_step": min(sq_cpu, sq_cpu2) / sq_hour.size * 1e9,
-        "speed_ratio": edges_hour / min(sq_cpu, sq_cpu2),
+        "ours_same_square_swing_one_hour_cpu_s": sq_cpus,
+        "ours_same_square_swing_ns_per_step": min(sq_cpus) / sq_hour.size * 1e9,
+        "ours_ups_controller_on_ns_per_step": ours_cpu / load.size * 1e9,
+        "speed_ratio": edges_hour / min(sq_cpus),
         "speed_ratio_vs_ours_ups_controller_on": edges_hour / ours_cpu,
         "note": "PyBaMM's cheapest formulation (not the same profile: a jitter-free square "
                 "swing with 60 edges per 2 min, which IDAKLU steps over between edges; its "
@@ -638,6 +645,19 @@ def _bench(args) -> dict:
         "value": report["outage"]["undersized"]["unserved_J"], "target": "> 0, counted",
         "met": bool(report["outage"]["undersized"]["unserved_J"] > 0
                     and report["outage"]["undersized"]["unserved_activations"] > 0)}
+    report["speed_summary"] = {
+        "one_cell_ups_ns_per_step": ours["ns_per_step_cpu_best"],
+        "one_cell_ups_steps_per_s": ours["cell_steps_per_s_cpu_best"],
+        "one_cell_power_mode_square_swing_ns_per_step":
+            best["ours_same_square_swing_ns_per_step"],
+        "strings_ns_per_cell_step": {s["layout"]: s["ns_per_cell_step_cpu_best"]
+                                     for s in report["strings"]},
+        "pybamm_best_case_us_per_1ms_output": best["us_per_1ms_output_cpu"],
+        "ratio_vs_pybamm_best_case_ups": best["speed_ratio_vs_ours_ups_controller_on"],
+        "ratio_vs_pybamm_best_case_same_square_swing": best["speed_ratio"],
+        "note": "CPU time, best of the repeats; the machine's load average at start and "
+                "end is under 'machine' (ns figures are pessimistic when it is loaded)",
+    }
     report["machine"]["load_average_end"] = list(os.getloadavg())
     return report
 
