@@ -206,10 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .fitting._cli import add_parser as add_fit_parser
     from .fitting.ecm_hppc import add_parser as add_fit_ecm_parser
+    from .life._cli import add_parser as add_life_parser
     from .studies._cli import add_parser as add_study_parser
 
     add_fit_parser(sub)
     add_fit_ecm_parser(sub)
+    add_life_parser(sub)
     add_study_parser(sub)
 
     p = sub.add_parser("validate", help="run validation cases, write validation/REPORT.md")
