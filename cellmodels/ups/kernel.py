@@ -1461,8 +1461,9 @@ _NO_FULL = np.zeros((NCH, 0))
 
 def run_chunk(mode: int, params: StringParams, plant, control, schedule, u: np.ndarray,
               dt_s: float, w: dict, final: bool) -> int:
-    """Advance the work arrays ``w`` over ``u`` (at most the buffer's length; one compiled
-    call), fold the steps into the bins, and flush the partial bins when ``final``.
+    """Advance the work arrays ``w`` over ``u`` (any length; one compiled call that works
+    through it in blocks of the buffer's length), fold the steps into the bins, keep them
+    in ``w["full"]`` when it exists, and flush the partial bins when ``final``.
     Returns -1, or the global step index where a power could not be drawn."""
     u = np.ascontiguousarray(u, dtype=float)
     n = u.shape[0]
