@@ -265,3 +265,24 @@ def test_vector_table_lookup_is_the_ecms_own():
     for k in range(z.size):
         assert r0[k] == pytest.approx(ecm.r0(z[k], t[k]), rel=1e-14)
         np.testing.assert_allclose(rc[:, k], ecm.rc(z[k], t[k])[1], rtol=1e-14)
+
+
+def test_charge_transfer_element_heat_matches_the_reference_simulator():
+    # the ECM's nonlinear, stateless element: its heat I eta_ct(I) counts as polarisation
+    base = make_varying_ecm(thermal_mass_J_per_K=10.0, heat_transfer_W_per_K=1.0)
+    ecm = base.replace(ct_R_Ohm=1.5 * base.r0_Ohm,
+                       ct_i0_A=np.full(base.r0_Ohm.shape, 20.0) * (1 + base.soc[:, None]))
+    d, i = swing_waveform(ecm, period_s=4.0, swing_C_rate=3.0)
+    res = periodic_heating(ecm, d, i, soc=0.6, ambient_K=298.15)
+    lin = periodic_heating(base, d, i, soc=0.6, ambient_K=298.15)
+    assert res.heat_W["polarisation_W"] > lin.heat_W["polarisation_W"] + 1.0
+    assert res.temperature_mean_K > lin.temperature_mean_K + 1.0  # (so R0 is lower)
+    t = np.arange(0.0, 160.0 + 1e-9, 0.05)  # 16 thermal time constants
+    cur = np.where((t % 4.0) < 2.0 - 1e-9, i[0], i[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ValidityWarning)
+        run = simulate_ecm(ecm, t, current_A=cur, initial_soc=res.orbit["soc"][0],
+                           temperature_K=298.15, max_step_s=0.05)
+    last = run.temperature_K[t >= 156.0 - 1e-9][:-1]
+    # as in test_orbit_matches_the_reference_simulator: sample mean and O(dt) freeze
+    assert last.mean() == pytest.approx(res.temperature_mean_K, abs=2e-4 * res.rise_K)
