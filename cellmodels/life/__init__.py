@@ -21,6 +21,7 @@ from .ageing import (
     available_models,
     load_model,
 )
+from .calibrate import calibrated_model, fit_calendar, storage_run
 from .jump import LifeResult, age_ecm, load_life, project_life, soc_sequence, window_stress_from_ups
 from .rainflow import Cycles, rainflow, reversals
 
@@ -34,11 +35,14 @@ __all__ = [
     "age_ecm",
     "anode_potential_V",
     "available_models",
+    "calibrated_model",
+    "fit_calendar",
     "load_life",
     "load_model",
     "project_life",
     "rainflow",
     "reversals",
     "soc_sequence",
+    "storage_run",
     "window_stress_from_ups",
 ]
