@@ -304,3 +304,105 @@ def test_bin_fold_min_max_are_exact_for_either_sign():
     # means: sums in another order than numpy's, so to round-off of the bin's magnitudes
     scale = np.abs(per_bin).max(axis=2).T
     assert np.all(np.abs(bins[:, :, 2] - per_bin.mean(axis=2).T) <= 1e-13 * scale)
+
+
+# ---- the charge-transfer element (ECM fields ct_R_Ohm, ct_i0_A) -----------------------
+def ct_ecm(**changes):
+    """varied_ecm with a charge-transfer element strongly nonlinear over the test currents
+    (2 I0 = 24-48 A against currents up to ~90 A) and varying over SOC and temperature."""
+    base = varied_ecm(**changes)
+    s, t = np.meshgrid(base.soc, base.temperature_K, indexing="ij")
+    return base.replace(ct_R_Ohm=1.5 * base.r0_Ohm * (1 + 0.2 * s),
+                        ct_i0_A=12.0 * (1 + s) * np.exp(-2000 * (1 / t - 1 / 298.15)))
+
+
+@pytest.mark.parametrize("mode, levels", [("power_W", (-150.0, 300.0)),
+                                          ("current_A", (-40.0, 90.0))])
+def test_charge_transfer_element_matches_simulate_ecm(mode, levels):
+    ecm = ct_ecm()
+    u = swing(20_000, levels, 400)
+    run, ref = run_both(ecm, u, mode=mode)
+    # the same arithmetic as simulate_ecm but for the Newton solves: both stop within
+    # ~1e-13 A of the root, so 1e-9 V as the linear kernel's test
+    np.testing.assert_allclose(run.voltage_V, ref.voltage_V[:-1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(run.current_A, ref.current_A[:-1], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(run.temperature_K, ref.temperature_K[:-1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(run.final.rc_V[0], ref.rc_V[-1], rtol=0, atol=1e-12)
+    # the element matters here: without it the voltage differs by far more than that
+    lin = run_both(ecm.replace(ct_R_Ohm=None, ct_i0_A=None), u, mode=mode)[0]
+    assert np.max(np.abs(lin.voltage_V - run.voltage_V)) > 0.05
+    if mode == "power_W":
+        np.testing.assert_allclose(run.voltage_V * run.current_A, u, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_series, n_parallel", [(1, 1), (3, 2)])
+def test_charge_transfer_element_energy_is_exact_with_the_mean_hold(n_series, n_parallel):
+    ecm = ct_ecm()
+    n = n_series * n_parallel
+    u = swing(20_000, (-150.0, 300.0), 400) * n
+    rng = np.random.default_rng(5)
+    spread = {} if n == 1 else {"resistance_scale": rng.uniform(0.9, 1.1, n),
+                                "capacity_scale": rng.uniform(0.95, 1.05, n)}
+    params = string_params(ecm, n_series=n_series, n_parallel=n_parallel,
+                           coolant_temperature_K=303.15, **spread)
+    e = simulate_string(params, init_string(params, soc=0.5), DT, power_W=u).energy_J
+    # battery = chemistry - irreversible heat (the element's I eta in it): the Newton
+    # solve leaves ~1e-20 relative and the sums round-off, so 1e-12 (issue: 1e-6)
+    terminal = e["battery_chemical_J"] - e["battery_irreversible_heat_J"]
+    assert e["battery_J"] == pytest.approx(terminal, rel=1e-12)
+    assert abs(e["zoh_residual_J"]) <= 1e-12 * abs(e["battery_J"])
+    assert e["battery_J"] == pytest.approx(np.sum(u) * DT, rel=1e-12)
+
+
+@pytest.mark.parametrize("kw, mode", [({}, "power_W"), ({}, "current_A"),
+                                      ({"n_series": 3, "n_parallel": 2,
+                                        "resistance_scale": [1, 1.1, 0.9, 1.05, 1, 0.95]},
+                                       "power_W")])
+def test_a_zero_element_gives_the_linear_kernel_bit_for_bit(kw, mode):
+    # the element's code path with R_ct = 0 reduces to the linear kernel's arithmetic, and
+    # an ECM without the element runs the linear specialisation unchanged
+    lin = varied_ecm()
+    zero = lin.replace(ct_R_Ohm=np.zeros_like(lin.r0_Ohm), ct_i0_A=np.ones_like(lin.r0_Ohm))
+    u = swing(5_000, (-100.0, 250.0), 300) * (6 if kw else 1)
+    u = u if mode == "power_W" else u / 3.5
+    out = []
+    for ecm in (lin, zero):
+        params = string_params(ecm, coolant_temperature_K=303.15, **kw)
+        out.append(simulate_string(params, init_string(params, soc=0.5), DT, **{mode: u}))
+    a, b = out
+    for name in ("voltage_V", "current_A", "power_W", "temperature_K", "heat_W",
+                 "cell_voltage_min_V", "cell_voltage_max_V"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(a.final.cells, b.final.cells)
+    assert a.energy_J == b.energy_J
+
+
+def test_charge_transfer_element_in_parallel_cells_shares_the_voltage():
+    ecm = ct_ecm(heat_transfer_W_per_K=0.0)
+    scale = 1.5  # the second cell: 1.5x every resistance (R0, R_k, R_ct; not I0)
+    params = string_params(ecm, n_parallel=2, resistance_scale=[1.0, scale],
+                           power_hold="start")
+    run = simulate_string(params, init_string(params, soc=0.5), DT,
+                          current_A=np.array([120.0]))
+    # one step from relaxed cells: each cell's current from its charge, its voltage by the
+    # ECM's own output equation (with the scaled resistances)
+    # (a SOC change of ~2e-6 against 0.5: the currents to ~1e-10 relative)
+    i_j = (0.5 - run.final.soc) * ecm.capacity_Ah * 3600.0 / DT
+    assert i_j.sum() == pytest.approx(120.0, rel=1e-9)
+    stiff = ecm.replace(r0_Ohm=ecm.r0_Ohm * scale, rc_R_Ohm=ecm.rc_R_Ohm * scale,
+                        ct_R_Ohm=ecm.ct_R_Ohm * scale)
+    v = [cell.terminal(0.5, 298.15, np.zeros(2), i)[0] for cell, i in zip((ecm, stiff), i_j)]
+    # those currents' ~1e-8 A error times R ~ 10 mOhm: 1e-9 V
+    assert v[0] == pytest.approx(run.voltage_V[0], abs=1e-9)
+    assert v[1] == pytest.approx(run.voltage_V[0], abs=1e-9)
+    # the split is not the small-signal one: the element's resistance falls with current
+    r_small = [cell.r0(0.5, 298.15) + cell.ct(0.5, 298.15)[0] for cell in (ecm, stiff)]
+    assert abs(i_j[0] / i_j[1] - r_small[1] / r_small[0]) > 1e-3
+
+
+def test_power_beyond_the_string_with_the_element_is_refused_naming_the_sample():
+    params = string_params(ct_ecm())
+    u = np.full(100, 100.0)
+    u[42] = 1e5
+    with pytest.raises(InputError, match="The power 100000 W at sample 42 exceeds"):
+        simulate_string(params, init_string(params, soc=0.5), DT, power_W=u)

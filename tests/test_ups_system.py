@@ -16,7 +16,7 @@ from cellmodels.ups import (
     ups_params,
 )
 
-from .test_ups_kernel import varied_ecm
+from .test_ups_kernel import ct_ecm, varied_ecm
 
 DT = 1e-3
 RECT = {"rated_W": 600.0, "efficiency": [[0.0, 0.93], [0.3, 0.965], [1.0, 0.955]]}
@@ -137,8 +137,9 @@ def test_smoothing_cuts_the_grid_oscillation_and_holds_the_ramp_limit():
     assert m_on["equivalent_full_cycles_per_day"] > 10 * m_off["equivalent_full_cycles_per_day"]
 
 
-def test_energy_balances_with_converters_events_and_limits():
-    ecm = varied_ecm()
+@pytest.mark.parametrize("ecm_factory", [varied_ecm, ct_ecm])
+def test_energy_balances_with_converters_events_and_limits(ecm_factory):
+    ecm = ecm_factory()  # ct_ecm: with the charge-transfer element (its heat I eta_ct)
     cfg = config(
         battery={"n_series": 2, "n_parallel": 2, "resistance_spread": 0.05,
                  "capacity_spread": 0.03, "dcdc": {"rated_W": 600.0,
@@ -171,8 +172,9 @@ def test_energy_balances_with_converters_events_and_limits():
     assert np.all(res.full["grid_W"][ramp] <= 650.0 * (t[ramp] - 23.0) / 2.0 + 1e-9)
 
 
-def test_limit_activations_are_counted_and_the_grid_takes_the_excess():
-    ecm = varied_ecm()
+@pytest.mark.parametrize("ecm_factory", [varied_ecm, ct_ecm])
+def test_limit_activations_are_counted_and_the_grid_takes_the_excess(ecm_factory):
+    ecm = ecm_factory()
     cfg = config(bms={"current_max_discharge_A": 30.0}, output={"full_resolution": True})
     t = np.arange(40_000) * DT
     load = np.full(t.size, 100.0)
@@ -326,3 +328,23 @@ def test_a_sag_limits_the_rectifier_and_the_battery_makes_up_the_rest():
     np.testing.assert_allclose(res.full["grid_W"][sag], cap, rtol=1e-12)
     assert np.all(res.full["battery_W"][sag] > 0) and np.all(res.full["grid_W"][~sag] > cap)
     assert res.energy_J["unserved_J"] == 0.0
+
+
+def test_voltage_limit_holds_with_the_charge_transfer_element():
+    # with the element the group voltage's bound is found by Newton (from the small-signal
+    # string's, R0 + R_ct, which the element's voltage, below R_ct |I|, has not reached)
+    ecm = ct_ecm()
+    cfg = config(bms={"voltage_min_V": 3.3}, output={"full_resolution": True})
+    t = np.arange(20_000) * DT
+    load = np.full(t.size, 100.0)
+    load[(t >= 5.0) & (t < 6.0)] = 450.0
+    res = simulate_ups(ecm, load, cfg, dt_s=DT)
+    assert res.limits["voltage_min"]["activations"] == 1
+    # held at the limit, not below nor (as the small-signal bound would, by ~26 mV) above:
+    # the solve's stopping rule leaves ~1e-20 relative, the voltage's round-off ~1e-15 V
+    limited = (t >= 5.0) & (t < 6.0)  # the burst: the battery alone cannot give it
+    assert res.limits["voltage_min"]["steps"] == np.sum(limited)
+    np.testing.assert_allclose(res.full["cell_voltage_min_V"][limited], 3.3, rtol=0,
+                               atol=1e-12)
+    assert res.energy_J["unserved_J"] == 0.0
+    np.testing.assert_allclose(res.full["load_served_W"], load)

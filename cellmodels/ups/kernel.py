@@ -31,6 +31,21 @@ factors on the capacity and on every resistance (R0 and R_k; tau_k unchanged). A
 of identical cells can be simulated as one cell standing for ``m_s`` groups of ``m_p``
 cells (``m_s``, ``m_p`` multiplicities): the same numbers at 1/(N_s N_p) of the work.
 
+**The charge-transfer element** (an ECM with ``ct_R_Ohm``, ``ct_i0_A``: ``eta_ct = 2 I0
+R_ct asinh(I / (2 I0))`` in series with R0; R_ct and I0 looked up bilinearly as R0, R_ct
+times the cell's resistance factor). It adds ``eta_ct`` to each cell's drop and ``I
+eta_ct`` to its irreversible heat, at the step's tables as R0. The closed form then no
+longer gives the current: :func:`_ct_solve` takes the string's current (and, in parallel
+groups, every cell's) by Newton from the closed-form solution of the small-signal string
+(R0 + R_ct), to round-off (stopping rule :data:`CT_RTOL`); a solve that does not stop is
+a failure, never a value (``simulate_string`` raises InputError naming the sample, the
+UPS SolverError). In the UPS the BMS bounds start from the small-signal string; a group
+voltage limit is then found exactly by Newton (:func:`_ct_vbound`); the cell current
+limits are exact for one cell per group (in a parallel group with spread they follow the
+small-signal split). The kernel is compiled separately for ECMs with and without the
+element (``ct`` None prunes its code), so an ECM without it runs the linear kernel,
+bit for bit and as fast as before.
+
 **The UPS** (mode ``MODE_UPS``; :mod:`cellmodels.ups.system` builds its parameters). Per
 step: the load ``P_L`` (AC, W) needs ``P_inv = P_L / eta_inv`` at the inverter's input
 (above the inverter's rating the rest is unserved); the controller low-passes ``P_inv``
@@ -168,7 +183,7 @@ NSTAT = 12
 NISTATE = 8
 
 Tables = namedtuple("Tables", "soc soc_bucket soc_b0 soc_inv_db temp temp_bucket temp_b0 "
-                              "temp_inv_db flat_T coef width t_ref n_rc tau_min")
+                              "temp_inv_db flat_T coef width t_ref n_rc tau_min has_ct")
 Cells = namedtuple("Cells", "n_s n_p m_s m_p inv_q_As rmul c_th ha t_cool mean_hold")
 BMS = namedtuple("BMS", "i_dis i_chg v_min v_max t_min t_max soc_min soc_max")
 Curve = namedtuple("Curve", "rated inv_rated x eta a b pin pout")
@@ -304,7 +319,8 @@ def _cell_at(tb, cs, scr, idx, c, z, t, h, rmul, mean_hold, walk):
     """Locate cell ``c``'s state (SOC ``z``, temperature ``t``) in the tables (from its
     last intervals when ``walk``, else in O(1)) and look its values up (:func:`_lookup`).
     """
-    (soc, sbk, sb0, sinv, tg, tbk, tb0, tinv, flat, coef, width, tref, n_rc, _tau_min) = tb
+    (soc, sbk, sb0, sinv, tg, tbk, tb0, tinv, flat, coef, width, tref, n_rc, _tau_min,
+     _has_ct) = tb
     ns = soc.shape[0]
     zc = min(max(z, soc[0]), soc[ns - 1])
     if walk:
@@ -451,6 +467,181 @@ def _power_to_current(e, r, p):
     return 2.0 * p / (e + math.sqrt(disc))
 
 
+# ---- the charge-transfer element (ECMs with ct_R_Ohm; see cellmodels.reduction.ecm) ---
+# eta_ct(I) = 2 I0 R_ct asinh(I / (2 I0)) in series with R0. Its columns in a cell's
+# scratch row, from ``c0 = NSCR0 + 3 n_rc``: amplitude 2 I0 R_ct, 1/(2 I0), R_ct (the
+# small-signal resistance, looked up bilinearly as R0, times the cell's resistance factor;
+# I0 is not scaled), then the power solve's iterate: the cell current, and the cell's
+# tangent source E', R', 1/R' there.
+CT_A, CT_IS, CT_RCT, CT_I, CT_E, CT_R, CT_G = range(7)
+NCT = 7
+# The string's current with the element: Newton on the cells' equations (below). Stop when
+# every cell current moved by at most CT_RTOL (|I_j| + 2 I0_j) in an iteration: the
+# convergence is quadratic, so what is left is ~CT_RTOL^2 relative (round-off); a solve
+# not stopped in CT_MAXIT iterations is a failure (never returned as a value).
+CT_RTOL = 1e-10
+CT_MAXIT = 40
+
+
+@njit(inline="always", error_model="numpy")
+def _ct_at(tb, idx, scr, c, z, t, rmul, c0):
+    """Cell ``c``'s element at its state (intervals in ``idx`` from :func:`_cell_at`
+    just before) into ``scr[c, c0:]``. Returns its small-signal resistance R_ct."""
+    soc = tb.soc
+    tg = tb.temp
+    nt = tg.shape[0]
+    i = idx[c, 0]
+    zc = min(max(z, soc[0]), soc[soc.shape[0] - 1])
+    if tb.flat_T:
+        j = 0
+        dt = 0.0
+    else:
+        j = idx[c, 1]
+        dt = min(max(t, tg[0]), tg[nt - 1]) - tg[j]
+    base = (i * (nt - 1) + j) * tb.width + 8 + 8 * tb.n_rc
+    dz = zc - soc[i]
+    rct = _bil(tb.coef, base, dz, dt) * rmul
+    s = 2.0 * _bil(tb.coef, base + 4, dz, dt)
+    scr[c, c0 + CT_A] = s * rct
+    scr[c, c0 + CT_IS] = 1.0 / s
+    scr[c, c0 + CT_RCT] = rct
+    return rct
+
+
+@njit(inline="always", error_model="numpy")
+def _ct_eta(scr, c, c0, i):
+    """eta_ct of cell ``c`` at the current ``i`` [V]."""
+    return scr[c, c0 + CT_A] * math.asinh(i * scr[c, c0 + CT_IS])
+
+
+@njit(inline="always", error_model="numpy")
+def _ct_tangent(scr, c, c0):
+    """Cell ``c``'s hold source linearised at its current iterate ``I_j``: with
+    ``eta' = R_ct / sqrt(1 + (I_j / 2 I0)^2)`` the cell is ``E' = E - eta(I_j) + eta' I_j``
+    behind ``R' = R + eta'`` (exact at ``I_j``). Returns (E', R', 1/R')."""
+    i = scr[c, c0 + CT_I]
+    x = i * scr[c, c0 + CT_IS]
+    d = scr[c, c0 + CT_RCT] / math.sqrt(1.0 + x * x)
+    e = scr[c, R_EH] - scr[c, c0 + CT_A] * math.asinh(x) + d * i
+    r = scr[c, R_RH] + d
+    g = 1.0 / r
+    scr[c, c0 + CT_E] = e
+    scr[c, c0 + CT_R] = r
+    scr[c, c0 + CT_G] = g
+    return e, r, g
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)  # no allocation: see _run
+def _ct_solve(power, target, n_s, n_p, m_s, m_p, scr, grp, c0):
+    """The string current with the charge-transfer element, for a string current
+    (``power`` False: the group split) or a battery power ``target`` (True).
+
+    Unknowns: every cell's current ``I_j``, the groups' voltages and the string current.
+    Each iteration linearises every cell's element at its ``I_j`` (:func:`_ct_tangent`),
+    solves the linearised string exactly (group sources as :func:`_group_source`, the
+    power by the closed form) and takes the cells' currents from it: Newton's method on
+    the cells' equations (quadratic convergence), started at ``I_j = 0``, so the first
+    iterate is the closed-form solution of the small-signal (linear, R0 + R_ct) string.
+    For one cell (or groups of one) and a power, the iterates after the first decrease
+    monotonically to the root (the element's tangent bounds it on the side that makes
+    every linearised power curve lie below the true one). Where a linearised string cannot
+    give the power the iterate is its maximum-power current and the iteration goes on;
+    it fails if the last iterate was such a point. Stopping rule: :data:`CT_RTOL`.
+
+    Returns (current, E, R, ok): ``grp`` and ``scr[:, c0 + CT_*]`` hold the tangent
+    sources at the solution, so the string voltage is ``E - R current`` and group ``g``'s
+    is ``grp[g, 0] - grp[g, 1] current`` (to the stopping rule's ~1e-20 relative).
+    """
+    n = n_s * n_p
+    inv_mp = 1.0 / m_p
+    for c in range(n):
+        scr[c, c0 + CT_I] = 0.0
+    current = 0.0
+    es = 0.0
+    rs = 1.0
+    for _it in range(CT_MAXIT):
+        es = 0.0
+        rs = 0.0
+        for g in range(n_s):
+            if n_p == 1:
+                e, r, _g = _ct_tangent(scr, g, c0)
+                eg = e
+                rg = r * inv_mp
+            else:
+                gsum = 0.0
+                ssum = 0.0
+                for p in range(n_p):
+                    e, _r, gc = _ct_tangent(scr, g * n_p + p, c0)
+                    gsum += m_p * gc
+                    ssum += m_p * e * gc
+                rg = 1.0 / gsum
+                eg = ssum * rg
+            grp[g, 0] = eg
+            grp[g, 1] = rg
+            es += eg
+            rs += rg
+        es *= m_s
+        rs *= m_s
+        vertex = False
+        if power:
+            disc = es * es - 4.0 * rs * target
+            if disc < 0.0:
+                current = es / (2.0 * rs)
+                vertex = True
+            else:
+                current = 2.0 * target / (es + math.sqrt(disc))
+        else:
+            current = target
+        done = True
+        for g in range(n_s):
+            vg = grp[g, 0] - grp[g, 1] * current
+            for p in range(n_p):
+                c = g * n_p + p
+                if n_p == 1:
+                    ic = current * inv_mp
+                else:
+                    ic = (scr[c, c0 + CT_E] - vg) * scr[c, c0 + CT_G]
+                old = scr[c, c0 + CT_I]
+                if abs(ic - old) > CT_RTOL * (abs(ic) + 1.0 / scr[c, c0 + CT_IS]):
+                    done = False
+                scr[c, c0 + CT_I] = ic
+        if done:
+            return current, es, rs, not vertex
+    return current, es, rs, False
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)  # no allocation: see _run
+def _ct_vbound(i_start, v_lim, n_s, n_p, m_s, m_p, scr, grp, c0):
+    """The string current at which the lowest (``v_lim`` a minimum, ``i_start`` >= 0) or
+    highest (a maximum, ``i_start`` < 0) group voltage is ``v_lim``, with the element.
+
+    Newton on that group's ``V_g(I) - v_lim`` (slope ``-R'_g``, the tangent resistance
+    from :func:`_ct_solve`), from the small-signal bound ``i_start``: a group's voltage is
+    convex in I for discharge and concave for charge, so the iterates move monotonically
+    from the small-signal bound (which the true voltage has not reached) to the root.
+    Stopping rule as :data:`CT_RTOL` (on the step, relative to ``|I|`` + 1 mA). Returns
+    (current, ok).
+    """
+    lower = i_start >= 0.0
+    cur = i_start
+    for _it in range(CT_MAXIT):
+        _c, _e, _r, ok = _ct_solve(False, cur, n_s, n_p, m_s, m_p, scr, grp, c0)
+        if not ok:
+            return cur, False
+        vw = grp[0, 0] - grp[0, 1] * cur
+        rw = grp[0, 1]
+        for g in range(1, n_s):
+            vg = grp[g, 0] - grp[g, 1] * cur
+            if (vg < vw) if lower else (vg > vw):
+                vw = vg
+                rw = grp[g, 1]
+        step = (vw - v_lim) / rw
+        cur += step
+        if abs(step) <= CT_RTOL * (abs(cur) + 1e-3):
+            return cur, True
+    return cur, False
+
+
 @njit(cache=True, error_model="numpy")
 def _mark(flags, lim_count, lim_steps, lim_energy, kind, energy):
     """Count one step of an active limit (an activation on its rising edge)."""
@@ -593,8 +784,16 @@ def _flush_spec(spec, spec_acc, ist, m):
 # mode). Dropping the option needs helpers that take no arrays (the curves as scalars).
 @njit(cache=True, error_model="numpy", _nrt=False, fastmath={"contract"})
 def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, stat, ist,
-         flags, lim_count, lim_steps, lim_energy, buf):
+         flags, lim_count, lim_steps, lim_energy, buf, ct):
     """Run ``u.shape[0]`` steps. Returns -1, or the (global) step that failed.
+
+    ``ct``: None (an ECM without the charge-transfer element: numba prunes every ``ct is
+    not None`` branch when it compiles this specialisation, so the linear kernel is the
+    code it was) or True (with it: the string's current by :func:`_ct_solve`; the BMS
+    bounds from the small-signal string, R0 + R_ct, which for one cell per group are
+    conservative: the element's voltage is below R_ct |I|, so a voltage or power bound
+    of the small-signal string is reached at a smaller |I| than the true one; the power at
+    a bound current is the true one).
 
     mode: MODE_UPS (u = AC load [W]), MODE_POWER (u = battery power [W]), MODE_CURRENT
     (u = string current [A]). Writes every step's channel values into ``buf[q, k]``
@@ -602,6 +801,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
     """
     # ---- unpack (fields of tuples read once, out of the loops) -----------------------
     n_rc = tb.n_rc
+    c0 = NSCR0 + 3 * n_rc  # the element's scratch columns (ct)
     n_s, n_p, m_s, m_p, inv_q, rmul, c_th, ha, t_cool, mean_hold = cl
     i_dis, i_chg, v_min, v_max, t_min, t_max, soc_min, soc_max = bms
     n_cells = n_s * n_p
@@ -661,6 +861,9 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
             t = cs[c, 1]
             eh, rh, gh, _u, _du, _r0, _b, _c = _cell_at(tb, cs, scr, idx, c, z, t, h, rmul[c],
                                                         mean_hold, False)
+            if ct is not None:  # the small-signal source, for the BMS bounds
+                rh = rh + _ct_at(tb, idx, scr, c, z, t, rmul[c], c0)
+                gh = 1.0 / rh
             zsum += z
             tmax = max(tmax, t)
             tmin = min(tmin, t)
@@ -742,11 +945,23 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
         loss = 0.0
         if mode == MODE_CURRENT:
             current = u[kk]
+            if ct is not None:
+                current, es, rs, ok = _ct_solve(False, current, n_s, n_p, m_s, m_p, scr, grp,
+                                                c0)
+                if not ok:
+                    ist[K_FAIL] = kg
+                    ist[K_STEP] = kg
+                    return kg
             p_batt = (es - rs * current) * current
             a_link += p_batt
         elif mode == MODE_POWER:
             p_batt = u[kk]
-            current = _power_to_current(es, rs, p_batt)
+            if ct is not None:
+                current, es, rs, ok = _ct_solve(True, p_batt, n_s, n_p, m_s, m_p, scr, grp, c0)
+                if not ok:
+                    current = np.nan
+            else:
+                current = _power_to_current(es, rs, p_batt)
             if math.isnan(current):
                 ist[K_FAIL] = kg
                 ist[K_STEP] = kg
@@ -818,6 +1033,41 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
             i_lo = min(i_lo, 0.0)
             p_hi = (es - rs * i_hi) * i_hi
             p_lo = (es - rs * i_lo) * i_lo
+            if ct is not None:
+                # the true power at a bound current (at least the small-signal one's, of
+                # either sign): needed only where the demand may pass it
+                ok = True
+                if p_batt_dem > p_hi:
+                    if k_hi == L_VMIN:  # the true bound, then the others above it
+                        i_v, ok = _ct_vbound(i_hi, v_min, n_s, n_p, m_s, m_p, scr,
+                                             grp, c0)
+                        i_hi = max(i_v, 0.0)
+                        if b_dis < i_hi:
+                            i_hi = b_dis
+                            k_hi = L_IDIS
+                        if 2.0 * rs * i_hi > es:
+                            i_hi = es / (2.0 * rs)
+                            k_hi = L_PMAX
+                    if ok:
+                        _i, es, rs, ok = _ct_solve(False, i_hi, n_s, n_p, m_s, m_p, scr, grp,
+                                                   c0)
+                    p_hi = (es - rs * i_hi) * i_hi
+                elif p_batt_dem < 0.0:
+                    if k_lo == L_VMAX:
+                        i_v, ok = _ct_vbound(i_lo, v_max, n_s, n_p, m_s, m_p, scr,
+                                             grp, c0)
+                        i_lo = min(i_v, 0.0)
+                        if b_chg > i_lo:
+                            i_lo = b_chg
+                            k_lo = L_ICHG
+                    if ok:
+                        _i, es, rs, ok = _ct_solve(False, i_lo, n_s, n_p, m_s, m_p, scr, grp,
+                                                   c0)
+                    p_lo = (es - rs * i_lo) * i_lo
+                if not ok:
+                    ist[K_FAIL] = kg
+                    ist[K_STEP] = kg
+                    return kg
             unserved_dc = 0.0
             if p_batt_dem > p_hi:
                 current = i_hi
@@ -849,7 +1099,15 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
             else:
                 p_batt = p_batt_dem
                 p_link = p_link_dem
-                current = _power_to_current(es, rs, p_batt)
+                if ct is not None:
+                    current, es, rs, ok = _ct_solve(True, p_batt, n_s, n_p, m_s, m_p, scr, grp,
+                                                    c0)
+                    if not ok:
+                        ist[K_FAIL] = kg
+                        ist[K_STEP] = kg
+                        return kg
+                else:
+                    current = _power_to_current(es, rs, p_batt)
             if unserved_dc > 0.0:
                 p_inv_srv = p_inv - unserved_dc
                 p_served = _out_of_in(i_irated, i_pin, i_eta, i_a, i_b, p_inv_srv)
@@ -934,15 +1192,22 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                 vavg += vinf + d * scr[0, s + 2]
                 cs[0, 2 + k] = vinf + d * scr[0, s + 1]
             qc = ic * (ic * b1 + c1)
+            q_irr_sum = r01 * ic * ic + ic * vavg
+            v_hold = eh1 - rh1 * ic
+            v_true = u1 - r01 * ic - vavg
+            if ct is not None:
+                eta = _ct_eta(scr, 0, c0, ic)
+                qc += ic * eta
+                q_irr_sum += ic * eta
+                v_hold -= eta
+                v_true -= eta
             tn = t1 * th_a + th_b + qc * th_c
             zn = z1 - ic * dq1
             cs[0, 0] = zn
             cs[0, 1] = tn
-            q_irr_sum = r01 * ic * ic + ic * vavg
             q_rev_sum = -ic * t1 * du1
             chem = u1 * ic
-            v_hold = eh1 - rh1 * ic
-            resid = ic * (v_hold - (u1 - r01 * ic - vavg))
+            resid = ic * (v_hold - v_true)
             cool = qc * h - c_th * (tn - t1)
             aic = abs(ic)
             iabs = max(iabs, aic)
@@ -955,8 +1220,13 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                                                            mean_hold, True)
             z1 = zn
             t1 = tn
-            eg, rg, bd, bc, bvn, bvx = _group_source(1, eh1, rh1, gh1, 0.0, 0.0,
-                                                     i_dis * rh1 - eh1, -i_chg * rh1 - eh1,
+            rb1 = rh1
+            gb1 = gh1
+            if ct is not None:  # the small-signal source, for the BMS bounds
+                rb1 = rh1 + _ct_at(tb, idx, scr, 0, zn, tn, rm1, c0)
+                gb1 = 1.0 / rb1
+            eg, rg, bd, bc, bvn, bvx = _group_source(1, eh1, rb1, gb1, 0.0, 0.0,
+                                                     i_dis * rb1 - eh1, -i_chg * rb1 - eh1,
                                                      m_p, inv_mp, v_min, v_max)
             es = eg  # times m_s below
             rs = rg
@@ -985,6 +1255,8 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                     c = g * n_p + p
                     if n_p == 1:
                         ic = current * inv_mp
+                    elif ct is not None:
+                        ic = scr[c, c0 + CT_I]
                     else:
                         ic = (scr[c, R_EH] - vg) * scr[c, R_GH]
                     # the cell over the step: exact ZOH of its RC voltages, heat, T, SOC
@@ -1001,8 +1273,17 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                         vavg += vinf + d * scr[c, s + 2]
                         cs[c, 2 + k] = vinf + d * scr[c, s + 1]
                     qc = ic * (ic * scr[c, R_B] + scr[c, R_C])
-                    tn = t * th_a + th_b + qc * th_c
                     q_irr = r0 * ic * ic + ic * vavg
+                    # the hold's voltage against the step's true mean voltage (0 for "mean")
+                    v_hold = scr[c, R_EH] - scr[c, R_RH] * ic
+                    v_true = uc - r0 * ic - vavg
+                    if ct is not None:
+                        eta = _ct_eta(scr, c, c0, ic)
+                        qc += ic * eta
+                        q_irr += ic * eta
+                        v_hold -= eta
+                        v_true -= eta
+                    tn = t * th_a + th_b + qc * th_c
                     q_rev = -ic * t * scr[c, R_DU]
                     zn = z - ic * (h * inv_q[c])
                     cs[c, 0] = zn
@@ -1010,9 +1291,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                     q_irr_sum += q_irr
                     q_rev_sum += q_rev
                     chem += uc * ic
-                    # the hold's voltage against the step's true mean voltage (0 for "mean")
-                    v_hold = scr[c, R_EH] - scr[c, R_RH] * ic
-                    resid += ic * (v_hold - (uc - r0 * ic - vavg))
+                    resid += ic * (v_hold - v_true)
                     cool += qc * h - c_th * (tn - t)
                     aic = abs(ic)
                     iabs = max(iabs, aic)
@@ -1022,6 +1301,9 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                     # its look-ups at the new state
                     eh, rh, gh, _u, _du, _r0, _b, _c = _cell_at(tb, cs, scr, idx, c, zn, tn, h,
                                                                 rmul[c], mean_hold, True)
+                    if ct is not None:  # the small-signal source, for the BMS bounds
+                        rh = rh + _ct_at(tb, idx, scr, c, zn, tn, rmul[c], c0)
+                        gh = 1.0 / rh
                     zsum += zn
                     tmax = max(tmax, tn)
                     tmin = min(tmin, tn)
@@ -1096,7 +1378,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
 @njit(cache=True, error_model="numpy", _nrt=False)  # see _run
 def _drive(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, stat, ist,
            flags, lim_count, lim_steps, lim_energy, buf, ibuf, bins, bin_acc, ibin_acc,
-           bin_steps, spec, spec_acc, spec_steps, full, full_pos):
+           bin_steps, spec, spec_acc, spec_steps, full, full_pos, ct):
     """:func:`_run` over ``u`` in blocks of the buffer's length, each folded into the bins
     (:func:`_reduce`) and copied into ``full`` (when it has columns) at ``full_pos``.
 
@@ -1109,7 +1391,7 @@ def _drive(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, 
     for a in range(0, n, nb):
         b = min(n, a + nb)
         fail = _run(mode, tb, cl, bms, pl, ctl, sch, u[a:b], h, cs, scr, idx, grp, cacc, acc,
-                    stat, ist, flags, lim_count, lim_steps, lim_energy, buf)
+                    stat, ist, flags, lim_count, lim_steps, lim_energy, buf, ct)
         if fail >= 0:
             return fail
         _reduce(buf, ibuf, b - a, bins, bin_acc, ibin_acc, ist, bin_steps, spec, spec_acc,
@@ -1147,7 +1429,8 @@ def tables_from_ecm(ecm: ECM) -> Tables:
 
     Per table interval ``(i, j)`` (SOC x temperature) one row of ``width = 8 + 8 n_rc``
     coefficients: OCV and dOCV/dT as ``a + b dz`` (linear in SOC, as ``np.interp``), then
-    R0 and each element's R_k and tau_k as ``(f00 + f_T dT) + dz (f_z + f_zT dT)`` with
+    R0 and each element's R_k and tau_k (then, with the charge-transfer element, R_ct and
+    I0: ``width = 16 + 8 n_rc``) as ``(f00 + f_T dT) + dz (f_z + f_zT dT)`` with
     ``dz``, ``dT`` from the interval's lower corner: the same bilinear interpolation as
     the ECM's (round-off apart), from 4 contiguous numbers and 3 multiply-adds, and no
     per-step spacing or weights.
@@ -1161,6 +1444,9 @@ def tables_from_ecm(ecm: ECM) -> Tables:
     n_rc = int(ecm.n_rc)
     # (q, ns, nt): R0, then R_k, tau_k interleaved per element
     q = [r0] + [a for k in range(n_rc) for a in (rr[k], rt[k])]
+    has_ct = bool(ecm.has_ct)
+    if has_ct:  # the charge-transfer element's R_ct and I0: the row's last 8 numbers
+        q += [np.asarray(ecm.ct_R_Ohm, dtype=float), np.asarray(ecm.ct_i0_A, dtype=float)]
     tab = np.stack(q, axis=0)
     if flat:
         temps = np.array([temps[0], temps[0] + 1.0])
@@ -1185,7 +1471,7 @@ def tables_from_ecm(ecm: ECM) -> Tables:
     tb_, tb0, tinv = _bucket(temps)
     return Tables(_ro(soc), sb, sb0, sinv, _ro(temps), tb_, tb0, tinv, bool(flat),
                   _ro(coef.reshape(-1)), int(width), float(ecm.reference_temperature_K), n_rc,
-                  float(np.min(rt)))
+                  float(np.min(rt)), has_ct)
 
 
 @dataclass(frozen=True, eq=False)
@@ -1426,7 +1712,8 @@ def work_arrays(params: StringParams, state: StringState, n_steps: int, bin_step
     cacc[:, 2] = state.cells[:, 1]
     return {
         "cs": np.array(state.cells, dtype=float, order="C"),
-        "scr": np.zeros((n_sim, NSCR0 + 3 * params.n_rc)),
+        "scr": np.zeros((n_sim, NSCR0 + 3 * params.n_rc
+                         + (NCT if params.tables.has_ct else 0))),
         "idx": np.zeros((n_sim, 2), dtype=np.int64),
         "grp": np.zeros((params.cells.n_s, 2)),
         "cacc": cacc,
@@ -1476,7 +1763,8 @@ def run_chunk(mode: int, params: StringParams, plant, control, schedule, u: np.n
                       w["acc"], w["stat"], w["ist"], w["flags"], w["lim_count"],
                       w["lim_steps"], w["lim_energy"], w["buf"], w["buf"].view(np.int64),
                       w["bins"], w["bin_acc"], w["bin_acc"].view(np.int64), w["bin_steps"], w["spec"], w["spec_acc"], w["spec_steps"],
-                      _NO_FULL if full is None else full, w["full_pos"]))
+                      _NO_FULL if full is None else full, w["full_pos"],
+                      True if params.tables.has_ct else None))
     if fail >= 0:
         return fail
     ist = w["ist"]
@@ -1528,8 +1816,12 @@ def simulate_string(params: StringParams, state: StringState, dt_s: float, *,
     w = work_arrays(params, state, n, n, n, True)
     fail = run_chunk(mode, params, plant, control, schedule, u, dt_s, w, True)
     if fail >= 0:
-        raise InputError(f"The power {u[fail]:.6g} W at sample {fail} exceeds what the string "
-                         "can deliver at that state.")
+        extra = (" (or the Newton solve of the ECM's charge-transfer element did not converge)"
+                 if params.tables.has_ct else "")
+        what = "power" if current_A is None else "current"
+        unit = "W" if current_A is None else "A"
+        raise InputError(f"The {what} {u[fail]:.6g} {unit} at sample {fail} exceeds what the "
+                         f"string can deliver at that state{extra}.")
     f = w["full"]
     final = StringState(_ro(w["cs"]), state.time_s + n * dt_s)
     return StringRun(

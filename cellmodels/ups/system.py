@@ -73,7 +73,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ParameterError, check_range, suggest
+from ..errors import InputError, ParameterError, SolverError, check_range, suggest
 from ..reduction.ecm import ECM
 from ..reduction.simulate import ValidityWarning
 from . import kernel as K
@@ -618,6 +618,19 @@ def _work(params: UPSParams, state: UPSState, n: int, bin_steps: int, spec_steps
     return w
 
 
+def _check_solve(fail: int, u: np.ndarray, first_step: int) -> None:
+    """Raise when the kernel could not solve a step (``fail`` >= 0: its global index;
+    ``u[fail - first_step]`` its load). Only the charge-transfer element's Newton solve
+    can fail in the UPS mode (the BMS keeps the demand within what the string can give):
+    never a silent unconverged value."""
+    if fail < 0:
+        return
+    raise SolverError(f"The string current at step {fail} (load {u[fail - first_step]:.6g} W) "
+                      "did not converge: the Newton solve of the ECM's charge-transfer "
+                      f"element stopped after {K.CT_MAXIT} iterations or at the string's "
+                      "maximum power.")
+
+
 def step(params: UPSParams, state: UPSState, load_W: float, dt_s: float) -> UPSState:
     """One step of ``dt_s`` (must be the parameters' ``dt_s``) at the AC load ``load_W``."""
     if not math.isclose(dt_s, params.dt_s, rel_tol=1e-12):
@@ -626,8 +639,8 @@ def step(params: UPSParams, state: UPSState, load_W: float, dt_s: float) -> UPSS
     u = _check_load(np.array([load_W], dtype=float), 0)
     k = state.step_index
     w = _work(params, state, 1, 1, 1, False)
-    K.run_chunk(K.MODE_UPS, params.string, params.plant, params.control, params.schedule, u,
-                params.dt_s, w, True)
+    _check_solve(K.run_chunk(K.MODE_UPS, params.string, params.plant, params.control,
+                             params.schedule, u, params.dt_s, w, True), u, k)
     out = {name: float(w["buf"][q, 0]) for q, name in enumerate(K.CHANNELS)}
     return UPSState(K.StringState(K._ro(w["cs"]), state.cells.time_s + dt_s), k + 1,
                     float(w["stat"][K.S_PF]), float(w["stat"][K.S_PGPREV]), float(load_W),
@@ -783,8 +796,9 @@ def simulate_ups(
         bar = tqdm(total=n * dt, unit="s", desc="UPS", unit_scale=True)
     for start in range(0, n, chunk_steps):
         stop = min(n, start + chunk_steps)
-        K.run_chunk(K.MODE_UPS, params.string, params.plant, params.control,
-                    params.schedule, u[start:stop], dt, w, stop == n)
+        _check_solve(K.run_chunk(K.MODE_UPS, params.string, params.plant, params.control,
+                                 params.schedule, u[start:stop], dt, w, stop == n),
+                     u, state.step_index)
         if bar is not None:
             bar.update((stop - start) * dt)
     if bar is not None:
