@@ -9,7 +9,8 @@
 Modules: :mod:`~cellmodels.life.rainflow` (ASTM E1049 rainflow counting),
 :mod:`~cellmodels.life.ageing` (calendar and cycle terms, micro-cycles, dry-out, validity),
 :mod:`~cellmodels.life.jump` (cycle jumping over UPS windows, :class:`LifeResult`),
-:mod:`~cellmodels.life.calibrate` (coefficients from PyBaMM degradation runs).
+:mod:`~cellmodels.life.calibrate` (coefficients from PyBaMM degradation runs),
+:mod:`~cellmodels.life.heating` (periodic steady-state heating, heat split, heating maps).
 """
 
 from .ageing import (
@@ -22,27 +23,43 @@ from .ageing import (
     load_model,
 )
 from .calibrate import calibrated_model, fit_calendar, storage_run
+from .heating import (
+    HEAT_TERMS,
+    HeatingMap,
+    PeriodicHeating,
+    heating_map,
+    periodic_heating,
+    plot_heating_map,
+    swing_waveform,
+)
 from .jump import LifeResult, age_ecm, load_life, project_life, soc_sequence, window_stress_from_ups
 from .rainflow import Cycles, rainflow, reversals
 
 __all__ = [
+    "HEAT_TERMS",
     "AgeingModel",
     "AgeingState",
     "Cycles",
+    "HeatingMap",
     "LifeResult",
     "LifeValidityWarning",
+    "PeriodicHeating",
     "WindowStress",
     "age_ecm",
     "anode_potential_V",
     "available_models",
     "calibrated_model",
     "fit_calendar",
+    "heating_map",
     "load_life",
     "load_model",
+    "periodic_heating",
+    "plot_heating_map",
     "project_life",
     "rainflow",
     "reversals",
     "soc_sequence",
     "storage_run",
+    "swing_waveform",
     "window_stress_from_ups",
 ]
