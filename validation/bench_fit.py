@@ -1,6 +1,6 @@
 """Speed of the LG M50 physics fit (issue 3 acceptance: within 10 minutes on this machine).
 
-Runs exactly the fit of ``validation/case_fit_lgm50.py`` (DFN + lumped thermal, nine
+Runs exactly the fit of ``validation/case_fit_lgm50.py`` (DFN + lumped thermal, seven
 parameters, two discharges and four pulses, IDAKLU sensitivities) and writes
 ``validation/bench_fit.json``: wall time, model evaluations (residual solves without
 sensitivities), sensitivity solves, the time of each kind, and what one Jacobian would
@@ -33,7 +33,7 @@ def main() -> dict:
     problem = PhysicsProblem("lgm50", fit_experiments(), parameters(), model="DFN",
                              thermal="lumped")
     build_s = time.perf_counter() - t0
-    res = fit_physics("lgm50", [], [], problem=problem, max_nfev=40, progress=False)
+    res = fit_physics("lgm50", [], [], problem=problem, max_nfev=30, progress=False)
     total_s = time.perf_counter() - t0
     n_par = len(res.names)
     per_eval = problem.time_solve_s / max(problem.n_evaluations, 1)

@@ -62,10 +62,6 @@ def parameters():
                      bounds=(7e-8, 7e-4)),
         FitParameter("Electrolyte/Conductivity [S.m-1] (factor)", bounds=(0.1, 10.0)),
         FitParameter("Cell/Specific heat capacity [J.K-1.kg-1]", bounds=(600.0, 1100.0)),
-        FitParameter("Negative electrode/Entropic change coefficient [V.K-1] (factor)",
-                     bounds=(-4.0, 4.0), scaling="linear"),
-        FitParameter("Positive electrode/Entropic change coefficient [V.K-1] (factor)",
-                     bounds=(-4.0, 4.0), scaling="linear"),
     ]
 
 
@@ -86,7 +82,7 @@ def held_out_experiments():
     return [Experiment(rate_test(t, r), temperature=True) for t, r in HELD_OUT]
 
 
-def fit_lgm50(progress: bool = False, max_nfev: int = 40):
+def fit_lgm50(progress: bool = False, max_nfev: int = 30):
     """The fit of this case; returns the FitResult."""
     from cellmodels.fitting import fit_physics
 
