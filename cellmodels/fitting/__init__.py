@@ -6,10 +6,12 @@
   the fitted cell as a parameter set with provenance.
 - :class:`FitResult` is what every fit returns: values, 95 % intervals and correlations
   from the Jacobian, parameters the data cannot separate, residuals per experiment, plots.
+- :func:`fit_ecm_hppc` fits an ECM (OCV, R0, RC tables) directly to measured HPPC.
 - :func:`dataset_from_spec` reads the DATA arguments of ``cellmodels fit``.
 """
 
 from .datasets import dataset_from_spec, pulse_for_fit, rate_test
+from .ecm_hppc import ecm_voltage_on_record, fit_ecm_hppc
 from .physics import (
     FACTOR_SUFFIX,
     FITTABLE,
@@ -42,6 +44,8 @@ __all__ = [
     "JacobianStatistics",
     "PhysicsProblem",
     "dataset_from_spec",
+    "ecm_voltage_on_record",
+    "fit_ecm_hppc",
     "fit_physics",
     "jacobian_statistics",
     "plot_experiments",
