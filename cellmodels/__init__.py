@@ -31,6 +31,7 @@ from .physics import (  # noqa: E402
 )
 
 from .dcr import dcr_map, pulse_dcr  # noqa: E402
+from .measured import Dataset, read_measured  # noqa: E402
 from .reduction import ECM, load_ecm, save_ecm, simulate_ecm  # noqa: E402
 from .reduction.identify import ECMIdentifier, reduce_cell  # noqa: E402
 
@@ -43,6 +44,7 @@ __all__ = [
     "CellModelsError",
     "CutoffError",
     "DataError",
+    "Dataset",
     "FileFormatError",
     "InputError",
     "ParameterError",
@@ -55,6 +57,7 @@ __all__ = [
     "load_cell",
     "load_ecm",
     "pulse_dcr",
+    "read_measured",
     "reduce_cell",
     "save_ecm",
     "simulate",
