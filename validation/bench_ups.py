@@ -38,6 +38,10 @@ What is measured, side by side in one run (figures to validation/bench_ups.json)
   simulated (250 x 4 and 1000 x 1), controller on: cell-steps per second.
 - **Agreement.** Kernel vs ``simulate_ecm`` (same steps, "start" hold), vs
   ``solve_ivp`` (continuous power, rtol 1e-10) and vs PyBaMM (above).
+- **The charge-transfer element.** The one-cell UPS with the ECM's optional
+  Butler-Volmer-like element (a Newton solve per step instead of the closed form; the
+  bench cell is given one, R_ct = R0/2, I0 = 20 A, when it has none): ns per step, and
+  the kernel against ``simulate_ecm`` with the element.
 - **Acceptance cases.** Smoothing (controller off vs on, grid 0.1-2 Hz amplitude, grid
   ramp, SOC over 24 simulated hours: 24 one-hour profiles chained through the final
   state); a 10 s outage with a generator (10 s start, 5 s ramp) for a sized string and
@@ -384,6 +388,30 @@ def agreement_solve_ivp(ecm, power) -> float:
 # ------------------------------------------------------------------------------------
 # acceptance cases
 # ------------------------------------------------------------------------------------
+def ct_element_case(ecm, load, runs=3) -> dict:
+    """The one-cell UPS with the charge-transfer element (a Newton solve per step instead
+    of the closed form): the bench cell given an element (R_ct = R0 / 2, I0 = 20 A:
+    strongly nonlinear over its +-100 A) unless it has one; ns per step and the kernel
+    against simulate_ecm with the element."""
+    from cellmodels.ups import simulate_ups, ups_params
+
+    own = ecm.has_ct
+    if not own:
+        ecm = ecm.replace(ct_R_Ohm=0.5 * ecm.r0_Ohm, ct_i0_A=np.full_like(ecm.r0_Ohm, 20.0))
+    seg = load[:600_000]
+    cfg = ups_config()
+    params = ups_params(ecm, cfg, DT)
+    simulate_ups(ecm, seg[:5000], cfg, dt_s=DT, params=params)
+    cpus = [timed(simulate_ups, ecm, seg, cfg, dt_s=DT, params=params)[2] for _ in range(runs)]
+    rng = np.random.default_rng(0)
+    pw = np.repeat(rng.uniform(-60.0, 150.0, 40), 250)
+    return {"steps": int(seg.size), "cpu_s": cpus,
+            "ns_per_step_cpu_best": min(cpus) / seg.size * 1e9,
+            "kernel_vs_simulate_ecm_max_abs_dV_V": agreement_simulate_ecm(ecm, pw),
+            "element": "the ECM's own" if own else "R_ct = R0 / 2, I0 = 20 A (added)",
+            }
+
+
 def smoothing_day(ecm, hours: int) -> dict:
     from cellmodels.ups import simulate_ups, ups_params
 
@@ -600,6 +628,8 @@ def _bench(args) -> dict:
         print("  24 h ...", flush=True)
         report["smoothing_24h"] = smoothing_day(ecm, 24)
     report["outage"] = {"sized": outage_case(ecm, N_PARALLEL), "undersized": outage_case(ecm, 4)}
+    print("charge-transfer element ...", flush=True)
+    report["ct_element_one_cell"] = ct_element_case(ecm, load)
 
     strings_best = max(s["cell_steps_per_s_cpu_best"] for s in report["strings"])
     figures = {
@@ -655,6 +685,8 @@ def _bench(args) -> dict:
         "pybamm_best_case_us_per_1ms_output": best["us_per_1ms_output_cpu"],
         "ratio_vs_pybamm_best_case_ups": best["speed_ratio_vs_ours_ups_controller_on"],
         "ratio_vs_pybamm_best_case_same_square_swing": best["speed_ratio"],
+        "one_cell_ups_with_ct_element_ns_per_step":
+            report["ct_element_one_cell"]["ns_per_step_cpu_best"],
         "note": "CPU time, best of the repeats; the machine's load average at start and "
                 "end is under 'machine' (ns figures are pessimistic when it is loaded)",
     }

@@ -424,6 +424,48 @@ def _in_of_out_xin(inv_rated, pout, eta, a, b, p_out):
     return 2.0 * p_out / (aa + math.sqrt(aa * aa + 4.0 * b[s] * p_out * inv_rated))
 
 
+@njit(inline="always", error_model="numpy")
+def _walk_seg(xs, x, s):
+    """Segment ``s`` with ``xs[s] <= x < xs[s+1]`` for ``xs[0] < x < xs[-1]``, walked from
+    the segment of the step before (the same segment as a walk from 0: the step's
+    converter powers move little between steps, so the walk is a compare or two)."""
+    n = xs.shape[0]
+    while s < n - 2 and x >= xs[s + 1]:
+        s += 1
+    while s > 0 and x < xs[s]:
+        s -= 1
+    return s
+
+
+@njit(inline="always", error_model="numpy")
+def _in_of_out_c(inv_rated, xs, eta, a, b, p_out, s):
+    """:func:`_in_of_out` from the cached segment ``s``. Returns (input, segment)."""
+    if p_out <= 0.0:
+        return 0.0, s
+    x = p_out * inv_rated
+    n = xs.shape[0]
+    if x <= xs[0]:
+        return p_out / eta[0], s
+    if x >= xs[n - 1]:
+        return p_out / eta[n - 1], s
+    s = _walk_seg(xs, x, s)
+    return p_out / (a[s] + b[s] * x), s
+
+
+@njit(inline="always", error_model="numpy")
+def _out_of_in_c(inv_rated, pin, eta, a, b, p_in, s):
+    """:func:`_out_of_in` from the cached segment ``s``. Returns (output, segment)."""
+    if p_in <= 0.0:
+        return 0.0, s
+    n = pin.shape[0]
+    if p_in <= pin[0]:
+        return eta[0] * p_in, s
+    if p_in >= pin[n - 1]:
+        return eta[n - 1] * p_in, s
+    s = _walk_seg(pin, p_in, s)
+    return a[s] * p_in / (1.0 - b[s] * p_in * inv_rated), s
+
+
 @njit(cache=True, error_model="numpy")
 def curve_in_of_out(c, p_out):
     """Input power of converter curve ``c`` for an output ``p_out`` (Python helper)."""
@@ -930,6 +972,9 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
     pg_prev = stat[S_PGPREV]
     iabs = stat[S_IABS]
     seg = ist[K_SEG]
+    sg_inv = 0  # cached converter-curve segments (any start gives the same segment)
+    sg_rin = 0
+    sg_rout = 0
     flags_live = False
     for q in range(NLIM):
         if flags[q] != 0:
@@ -976,7 +1021,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                 p_ld = i_rated
                 _mark(flags, lim_count, lim_steps, lim_energy, L_INV, (p_load - p_ld) * h)
                 marked = True
-            p_inv = _in_of_out(i_irated, i_x, i_eta, i_a, i_b, p_ld)
+            p_inv, sg_inv = _in_of_out_c(i_irated, i_x, i_eta, i_a, i_b, p_ld, sg_inv)
             while seg + 1 < nseg and kg >= sch_start[seg + 1]:
                 seg += 1
             cap = sch_value[seg] + sch_slope[seg] * (kg - sch_start[seg])
@@ -989,7 +1034,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
             elif p_soc < -restore_max:
                 p_soc = -restore_max
             p_dc = (pf if smoothing else p_inv) + p_soc
-            p_g = _in_of_out(r_irated, r_x, r_eta, r_a, r_b, p_dc) if p_dc > 0.0 else 0.0
+            p_g, sg_rin = _in_of_out_c(r_irated, r_x, r_eta, r_a, r_b, p_dc, sg_rin)
             if smoothing:
                 if p_g > pg_prev + ramp_h:
                     p_g = pg_prev + ramp_h
@@ -997,7 +1042,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                     p_g = pg_prev - ramp_h
             p_g = min(p_g, cap)
             p_g = max(p_g, 0.0)
-            p_rect = _out_of_in(r_irated, r_pin, r_eta, r_a, r_b, p_g)
+            p_rect, sg_rout = _out_of_in_c(r_irated, r_pin, r_eta, r_a, r_b, p_g, sg_rout)
             p_link_dem = p_inv - p_rect
             p_batt_dem = _battery_of_link(has_dcdc, d_irated, d_x, d_eta, d_a, d_b, p_link_dem)
             # BMS: string-current bounds of every limit (I_lo <= 0 <= I_hi)
