@@ -279,3 +279,77 @@ def test_cli_life_writes_result(tmp_path, capsys):
     assert res.time_years[-1] == pytest.approx(2.0) and res.info["model"]["micro_cycle"][
         "weight"] == 0.0
     assert (tmp_path / "life.png").is_file() and "end of life" in capsys.readouterr().out
+
+
+# ---- cycle C-rate: the rate the cycle's own charge moved at ------------------------------
+def _crate_model(c=1e-4):
+    # a cycle term linear in the C-rate, no validity ranges: dX = c * sum(crate * efc)
+    return AgeingModel.from_dict({"name": "m", "micro_cycle": {"weight": 1.0, "dod": 0.02},
+                                  "terms": [{"name": "c", "kind": "cycle",
+                                             "output": "capacity", "exponent": 1.0,
+                                             "source": "test",
+                                             "factors": [{"type": "linear", "const": 0.0,
+                                                          "coefficients": {"crate": c}}]}]})
+
+
+def test_drifting_window_closure_does_not_make_a_fast_cycle():
+    # 600 s of 2 s micro-swings on a 3 % SOC drift (the 1 MW UPS window that reported
+    # 172C): closing the repeated window must not move the 3 % in one 0.1 s sample
+    # (old code: ~1000C for that cycle); every cycle's rate stays at or below the fastest
+    # interval of the series itself
+    t = np.arange(0.0, 600.0 + 1e-9, 0.1)
+    z = 0.5 + 0.03 * t / 600 + 1e-4 * np.sin(2 * np.pi * t / 2.0)
+    m = _crate_model(c=1.0)
+    ws = m.window_stress(t, z, 298.15)
+    r_max = np.max(np.abs(np.diff(z)) / (np.diff(t) / 3600))  # ~1.3C
+    assert ws.dX[0] <= r_max * ws.efc * (1 + 1e-12)
+    assert ws.summary["crate_max"] <= r_max * (1 + 1e-12)
+    # the drift cycle (depth 3 %) moves at the window's net rate, 0.03 per 600 s = 0.18C
+    # (the drift leg's own charge moves at 0.18C plus the swing's sine, and the closing
+    # step at exactly 0.18C: between the two)
+    assert ws.summary["dod_max"] == pytest.approx(0.03, abs=2.1e-4)
+
+
+def test_cycle_rate_is_not_inflated_by_nested_micro_cycles():
+    # 0 -> 0.5 at 1C, a 0.1 dip and back at 10C, 0.5 -> 1 at 1C, 1 -> 0 at 1C.
+    # Cycles: full 0.1 at 10C, halves 0->1 and 1->0 at 1C each (their own charge moves at
+    # 1C; the dip's 0.2 of throughput is the nested cycle's). dX = c (10*0.1 + 0.5 + 0.5);
+    # the old span average counted the dip in the half cycle: 1.2 / 1.02 h = 1.18C -> 2.088
+    h = 3600.0
+    t = np.array([0.0, 0.5, 0.51, 0.52, 1.02, 2.02]) * h
+    z = [0.0, 0.5, 0.4, 0.5, 1.0, 0.0]
+    ws = _crate_model(c=1e-4).window_stress(t, z, 298.15, periodic=False)
+    assert ws.dX[0] == pytest.approx(1e-4 * 2.0, rel=1e-12)
+
+
+def test_cycle_rate_bounded_by_crate_max():
+    # a reconstructed series that looks 10C when the window's largest current was 2C
+    t = np.array([0.0, 360.0, 720.0])
+    ws = _crate_model(c=1e-4).window_stress(t, [1.0, 0.0, 1.0], 298.15, crate_max=2.0)
+    assert ws.dX[0] == pytest.approx(2e-4, rel=1e-12)
+    assert ws.summary["crate_bounded_share"] == 1.0
+    with pytest.raises(InputError, match=r"'crate_max' argument of window_stress must be "
+                                         r"in the range \(0, inf\) 1/h. Got -1"):
+        _crate_model().window_stress(t, [1.0, 0.0, 1.0], 298.15, crate_max=-1.0)
+
+
+def test_temperature_round_off_below_a_bound_does_not_warn():
+    m = load_model("lfp_gr_250ah")  # calendar resistance valid from 298.15 K
+    t = [0.0, 3600.0]
+    m.window_stress(t, [0.5, 0.5], 298.15 - 5.7e-5)  # warnings are errors in the test run
+    with pytest.warns(LifeValidityWarning, match=r"'temperature_K' outside its validated "
+                      r"range \[298.15, 333.15\] \(down to 298.05"):
+        m.window_stress(t, [0.5, 0.5], 298.05)
+
+
+def test_drifting_load_window_warns_that_its_closing_cycle_is_not_steady_service():
+    # started at SOC 0.3 below its 0.6 target, the controller restores charge through the
+    # whole window (+0.2): repeated, that is a 20 % cycle per window no steady service makes
+    m = _one_term(exponent=0.5, factors=[{"type": "constant", "value": 1e-3}])
+    cfg = _config()
+    cfg["battery"]["initial_soc"] = 0.3
+    cfg["controller"] = {"soc_target": 0.6, "soc_band": [0.5, 0.7], "soc_restore_time_s": 600.0}
+    with pytest.warns(LifeValidityWarning, match=r"The load window's SOC drifts by \+0\.1\d+ "
+                      r"over 600 s .*battery.initial_soc = controller.soc_target"):
+        project_life(varied_ecm(), cfg, np.full(600, 150.0), dt_s=1.0, years=0.01,
+                     model=m, check_capability=False)

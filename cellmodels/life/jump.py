@@ -248,7 +248,15 @@ def window_stress_from_ups(model: AgeingModel, result, capacity_fraction: float
                           result.mean("soc"), bin_s)
     temp_bins = result.mean("temperature_max_K")
     idx = np.clip(np.searchsorted(result.time_s, ts, side="right") - 1, 0, temp_bins.size - 1)
-    return model.window_stress(ts, zs, temp_bins[idx], capacity_fraction=capacity_fraction)
+    # the fastest the mean SOC can move: the largest string current shared by the parallel
+    # cells, on the smallest cell capacity (window_stress bounds the reconstruction by it)
+    run = result.run
+    scale = np.asarray(result.cells.get("capacity_scale", [1.0]), dtype=float)
+    i_max = float(np.max(np.abs(np.concatenate((result.min("current_A"),
+                                                result.max("current_A"))))))
+    crate_max = i_max / (run["n_parallel"] * run["capacity_Ah"] * float(np.min(scale)))
+    return model.window_stress(ts, zs, temp_bins[idx], capacity_fraction=capacity_fraction,
+                               crate_max=crate_max if crate_max > 0 else None)
 
 
 def _pick_model(ecm, model) -> AgeingModel:
@@ -290,6 +298,7 @@ class _Runner:
         self.windows = 0
         self.capability_runs = 0
         self.messages: list[str] = []
+        self.drift_warned = False
         self.ride_through_s = float(self.config.output.ride_through_s)
         self.rated_W = float(self.config.inverter.rated_W)
         t_max = self.config.bms.temperature_max_K
@@ -311,6 +320,7 @@ class _Runner:
                 self.messages.append(msg)
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.windows += 1
+        self._warn_drift(ws)
         m = res.metrics()
         info = {"temperature_max_K": float(m["peak_cell_temperature_K"]),
                 "soc_min": float(m["soc_min"]), "unserved_J": float(m["unserved_J"]),
@@ -318,6 +328,27 @@ class _Runner:
         info["ride_through_ok"] = self.capable(ecm, info["soc_min"]) \
             if self.check_capability else True
         return ws, info
+
+    def _warn_drift(self, ws: WindowStress) -> None:
+        """A window repeated back to back must end at the SOC it started from: one that
+        drifts is closed by a cycle of the drift's depth per window (window_stress), a
+        cycle that steady service would not make (the controller would have reached its
+        target). Warn once when that cycle is deeper than the micro-cycle limit, so it
+        ages the cell like a real cycle."""
+        drift = abs(ws.summary.get("soc_drift", 0.0))
+        if self.drift_warned or drift < self.model.micro_cycle["dod"]:
+            return
+        self.drift_warned = True
+        msg = (f"The load window's SOC drifts by {ws.summary['soc_drift']:+.4g} over "
+               f"{ws.duration_s:g} s (end minus start): repeated, it is closed by a cycle of depth "
+               f"{drift:.4g} every window (above the {self.model.micro_cycle['dod']:g} "
+               "micro-cycle limit), which steady service would not make. Start the window "
+               "where the controller holds the SOC (battery.initial_soc = "
+               "controller.soc_target) or use a window that ends where it starts.")
+        self.messages.append(msg)
+        from .ageing import LifeValidityWarning
+
+        warnings.warn(msg, LifeValidityWarning, stacklevel=3)
 
     def capable(self, ecm, soc_start: float) -> bool:
         """Rated load for the ride-through time from ``soc_start`` in an outage."""

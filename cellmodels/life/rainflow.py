@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["Cycles", "rainflow", "reversals"]
+__all__ = ["Cycles", "own_charge_crate", "rainflow", "reversals"]
 
 
 def _njit(fn):
@@ -177,3 +177,52 @@ def rainflow(series) -> Cycles:
     start = np.where(swap, i1, i0)
     end = np.where(swap, i0, i1)
     return Cycles(rng, mean, cnt, start, end)
+
+
+@_njit
+def _own_charge_crate(z, rate_h, i0, i1):
+    out = np.zeros(i0.size)
+    for c in range(i0.size):
+        a, b = i0[c], i1[c]
+        s = 1.0 if z[b] >= z[a] else -1.0
+        ext = s * z[a]
+        charge = 0.0
+        time_h = 0.0
+        for i in range(a, b):
+            adv = s * z[i + 1] - ext
+            if adv > 0.0:
+                ext += adv
+                charge += adv
+                if rate_h[i] > 0.0:
+                    time_h += adv / rate_h[i]
+        if time_h > 0.0:
+            out[c] = charge / time_h
+    return out
+
+
+def own_charge_crate(z, rate_h, start, end) -> np.ndarray:
+    """The C-rate [1/h] at which each counted range's *own* charge moved.
+
+    Between the two reversals ``start < end`` that bound a range, the series travels
+    from ``z[start]`` to ``z[end]`` with the ranges counted inside it (nested cycles)
+    as excursions. The range's own charge is the part of each interval that pushes the
+    running extreme (from ``z[start]``) further towards ``z[end]``: it sums to the
+    range's depth, and its time is that charge divided by its interval's rate. The
+    result is the depth over that time, a charge-weighted harmonic mean of the interval
+    rates it moved at: never above the largest of them, not diluted by rests (they move
+    no charge) and not inflated by the throughput of nested micro-cycles (it is not
+    theirs).
+
+    Parameters
+    ----------
+    z : (n,) the series (SOC)
+    rate_h : (n - 1,) the rate of each interval ``|dz/dt|`` [1/h]
+    start, end : (m,) indices of the bounding reversals (:class:`Cycles`)
+    """
+    z = np.ascontiguousarray(z, dtype=float)
+    rate_h = np.ascontiguousarray(rate_h, dtype=float)
+    if rate_h.shape != (max(z.size - 1, 0),):
+        raise InputError(f"The 'rate_h' argument of own_charge_crate must have shape "
+                         f"({z.size - 1},). Got {rate_h.shape}.")
+    return _own_charge_crate(z, rate_h, np.ascontiguousarray(start, dtype=np.int64),
+                             np.ascontiguousarray(end, dtype=np.int64))
