@@ -25,7 +25,8 @@ than its noise decorrelates (or with model error) gives intervals that are too n
 Parameters the data cannot separate are flagged: any pair with ``|corr| > 0.95``
 (:data:`CORRELATION_LIMIT`), and every parameter with a component along a singular
 direction of ``J`` when ``cond(J^T J)`` exceeds :data:`CONDITION_LIMIT` (their
-intervals are then unbounded: ``inf``). A parameter that ended on a bound is listed in
+intervals are then unbounded: ``inf``), and every parameter whose 95 % interval is wider
+than its whole bound range. A parameter that ended on a bound is listed in
 ``at_bound``; its interval is the linearised one and should not be trusted.
 """
 
@@ -467,6 +468,10 @@ class FitResult:
         for a, b, _ in pairs:
             flagged.update((a, b))
         span = np.maximum(hi_z - lo_z, 1e-300)
+        # An interval wider than the whole bound range: the data does not pin it down.
+        for k, nm in enumerate(names):
+            if 2.0 * st.half_width[k] > span[k]:
+                flagged.add(nm)
         at_bound = tuple(
             nm for k, nm in enumerate(names)
             if min(x[k] - lo_z[k], hi_z[k] - x[k]) <= 1e-6 * span[k]
