@@ -110,7 +110,7 @@ def demo_ups_config(smoothing: bool = True) -> dict:
                      "efficiency": [[0.0, 0.90], [0.1, 0.95], [0.25, 0.97], [0.5, 0.976],
                                     [1.0, 0.97]]},
         "battery": {"n_series": 250, "n_parallel": 12, "coolant_temperature_K": 298.15,
-                    "initial_temperature_K": 298.15},
+                    "initial_temperature_K": 298.15, "initial_soc": 0.6},
         "controller": {"smoothing": smoothing, "filter_time_constant_s": 10.0,
                        "ramp_limit_W_per_s": 20e3, "soc_target": 0.6,
                        "soc_band": [0.45, 0.75], "soc_restore_time_s": 1800.0,
