@@ -33,7 +33,8 @@ def _cmd_reduce(args: argparse.Namespace) -> int:
     from .reduction import save_ecm
     from .reduction.identify import ECMIdentifier
 
-    kwargs = {"n_rc": args.n_rc, "model": args.model}
+    kwargs = {"n_rc": args.n_rc, "model": args.model, "amplitude": args.amplitude,
+              "current_dependence": args.current_dependence}
     if args.temperatures:
         kwargs["temperature_K"] = [t + 273.15 for t in args.temperatures]
     ident = ECMIdentifier(**kwargs).fit(args.cell, progress=True)
@@ -178,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="ECM file to write (.ecm.h5)")
     p.add_argument("--n-rc", type=int, default=2, help="number of RC pairs (default 2)")
     p.add_argument("--model", default="DFN", choices=["DFN", "SPMe", "SPM"])
+    p.add_argument("--current-dependence", default="none", choices=["none", "butler-volmer"],
+                   help="R0's current dependence: none (linear ECM) or the charge-transfer "
+                        "element 2 I0 R_ct asinh(I / 2 I0)")
+    p.add_argument("--amplitude", type=float, default=1.0,
+                   help="scale of the identification sequence's currents (default 1)")
     p.add_argument("--temperatures", type=float, nargs="*", default=None,
                    help="identification temperatures [degC] (default: 4 across the range)")
     p.set_defaults(func=_cmd_reduce)

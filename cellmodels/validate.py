@@ -147,7 +147,10 @@ def run_validation(directory: str | Path = "validation", only=None, fast: bool =
         with _locked(directory / ".results.lock"):
             previous = _load_results(store)
             previous[case.name] = res
-            results = [previous[n] for n in order if n in previous]
+            # cases in the store keep their place even if their module was added (or
+            # this run's discovery missed it) after this run started: none is dropped
+            known = order + [n for n in previous if n not in order]
+            results = [previous[n] for n in known if n in previous]
             write_report(results, directory / "REPORT.md")
             write_text(store, json.dumps([asdict(r) for r in results], indent=1, default=str))
     return 1 if failed else 0
