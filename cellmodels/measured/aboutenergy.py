@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import data
 from ..errors import DataError
-from .dataset import Dataset
+from .dataset import Dataset, detect_current_sign
 
 __all__ = ["NOMINAL_CAPACITY_AH", "PROTOCOLS", "available_runs", "detect_sign",
            "read_aboutenergy"]
@@ -128,46 +128,10 @@ def _read_csv(file: Path, source: str) -> np.ndarray:
 def detect_sign(current: np.ndarray, voltage: np.ndarray, source: str = "data") -> float:
     """The factor that turns the file's current into discharge-positive current.
 
-    At a step of current the terminal voltage jumps at once by -R dI for a discharge-
-    positive current (R > 0 the cell's resistance). The sign of the voltage jump against
-    the current jump over the large steps (above a quarter of the largest step) therefore
-    tells the convention: the same sign means discharge was recorded negative.
-
-    Parameters
-    ----------
-    current, voltage : (n,) arrays
-        The file's current [A] and voltage [V], as recorded.
-    source : str
-        Named in error messages.
-
-    Returns
-    -------
-    float
-        -1.0 if the file records discharge as negative, +1.0 if as positive.
-
-    Raises
-    ------
-    DataError
-        No current step in the file, or the steps disagree (fewer than 90 % agree).
+    :func:`cellmodels.measured.dataset.detect_current_sign` on this format's current column
+    (the voltage jump against the current jump over the large steps).
     """
-    di = np.diff(np.asarray(current, dtype=float))
-    dv = np.diff(np.asarray(voltage, dtype=float))
-    step = float(np.max(np.abs(di))) if di.size else 0.0
-    big = (np.abs(di) > 0.25 * step) & (dv != 0)
-    if step == 0.0 or not np.any(big):
-        raise DataError(f"{source}: column '{COLUMNS[1]}' has no current step from which "
-                        "to tell the sign convention.")
-    same = np.sign(di[big]) == np.sign(dv[big])
-    agree = float(np.mean(same))
-    if agree >= 0.9:
-        return -1.0
-    if agree <= 0.1:
-        return 1.0
-    raise DataError(
-        f"{source}: the sign convention of column '{COLUMNS[1]}' is ambiguous: at "
-        f"{100 * agree:.0f} % of the {int(big.sum())} large current steps the voltage moves "
-        "as for a discharge-negative current, at the others as for discharge-positive."
-    )
+    return detect_current_sign(current, voltage, source, column=COLUMNS[1])
 
 
 def _check(table: np.ndarray, source: str, capacity_Ah: float) -> None:
