@@ -2,6 +2,7 @@
 cycle jumping on a window whose damage does not change (exact)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from cellmodels.life import (
     reversals,
     soc_sequence,
 )
+from cellmodels.life.ageing import window_mean_crate
 
 from .test_ups_kernel import varied_ecm
 
@@ -353,3 +355,88 @@ def test_drifting_load_window_warns_that_its_closing_cycle_is_not_steady_service
                       r"over 600 s .*battery.initial_soc = controller.soc_target"):
         project_life(varied_ecm(), cfg, np.full(600, 150.0), dt_s=1.0, years=0.01,
                      model=m, check_capability=False)
+
+
+# ---- C-rate definitions (coefficients used with their source's stressor) ---------------
+def _crate_def_model(definition=None, term_definition=None, validity=None):
+    d = _crate_model(c=1e-4).to_dict()
+    d.pop("crate_definition")
+    if definition is not None:
+        d["crate_definition"] = definition
+    if term_definition is not None:
+        d["terms"][0]["crate_definition"] = term_definition
+    if validity is not None:
+        d["terms"][0]["validity"] = validity
+    return AgeingModel.from_dict(d)
+
+
+# the nested micro-cycle window above: interval rates 1, 10, 10, 1, 1 (1/h); cycles: a
+# full 0.1 at 10C and two halves of depth 1 at 1C (1.1 EFC)
+_H = 3600.0
+_T = np.array([0.0, 0.5, 0.51, 0.52, 1.02, 2.02]) * _H
+_Z = [0.0, 0.5, 0.4, 0.5, 1.0, 0.0]
+# BLAST-Lite's window mean: trapezoid of the interval rates at the interval end times
+# (0.5, 0.51, 0.52, 1.02, 2.02 h), over the window's 2.02 h:
+# (11/2 * 0.01 + 20/2 * 0.01 + 11/2 * 0.5 + 2/2 * 1.0) / 2.02 = 3.905 / 2.02
+_WINDOW_MEAN = 3.905 / 2.02
+
+
+def test_window_mean_crate_exact_and_own_charge_default():
+    assert window_mean_crate(_T, _Z) == pytest.approx(_WINDOW_MEAN, rel=1e-12)
+    own = _crate_def_model()
+    assert own.crate_definition == "own_charge"
+    assert own.window_stress(_T, _Z, 298.15, periodic=False).dX[0] == \
+        pytest.approx(1e-4 * (10 * 0.1 + 1 * 0.5 + 1 * 0.5), rel=1e-12)
+    win = _crate_def_model("window_mean")
+    ws = win.window_stress(_T, _Z, 298.15, periodic=False)
+    # every cycle takes the window's one value: dX = c * crate_w * EFC
+    assert ws.dX[0] == pytest.approx(1e-4 * _WINDOW_MEAN * 1.1, rel=1e-12)
+    assert ws.summary["crate_window_mean"] == pytest.approx(_WINDOW_MEAN, rel=1e-12)
+    # a term's own definition overrides the model's
+    over = _crate_def_model("own_charge", term_definition="window_mean")
+    assert over.window_stress(_T, _Z, 298.15, periodic=False).dX[0] == \
+        pytest.approx(ws.dX[0], rel=1e-12)
+    assert AgeingModel.from_dict(over.to_dict()).terms[0].crate_definition == "window_mean"
+
+
+def test_window_mean_crate_zeroes_storage_rates():
+    # 0.5 -> 0 -> 1 -> 0.5 at 0.5C in 4 h, then 20 h drifting 0.05 (0.0025/h < 0.01/h:
+    # storage, zeroed as in BLAST-Lite). Trapezoid at the end times 1, 3, 4, 24 h:
+    # (0.5 * 2 + 0.5 * 1 + 0.25 * 20) / 24 = 6.5 / 24
+    t = np.array([0.0, 1.0, 3.0, 4.0, 24.0]) * _H
+    z = [0.5, 0.0, 1.0, 0.5, 0.45]
+    assert window_mean_crate(t, z) == pytest.approx(6.5 / 24, rel=1e-12)
+    # sampled each minute it is the mean |dSOC/dt| over the day, rests included (2 / 24),
+    # less BLAST-Lite's trapezoid edges: the first minute (0.5/h x 1/60 h) is outside the
+    # integral, and the last moving minute's 0.5/h ramps to 0 over the first rest minute
+    # (+0.25/h x 1/60 h); rel=1e-9: summation round-off over 1440 intervals
+    tf = np.linspace(0.0, 24.0, 24 * 60 + 1) * _H
+    zf = np.interp(tf, t, [0.5, 0.0, 1.0, 0.5, 0.5])
+    assert window_mean_crate(tf, zf) == pytest.approx((2.0 - 0.5 / 60 + 0.25 / 60) / 24,
+                                                      rel=1e-9)
+
+
+def test_validity_checked_on_the_definitions_value():
+    # C-rate valid up to 2/h: the window mean (1.93/h) is inside, the dip's own 10C is not
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _crate_def_model("window_mean", validity={"crate": [0.0, 2.0]}).window_stress(
+            _T, _Z, 298.15, periodic=False)
+    with pytest.warns(LifeValidityWarning, match="crate"):
+        _crate_def_model("own_charge", validity={"crate": [0.0, 2.0]}).window_stress(
+            _T, _Z, 298.15, periodic=False)
+
+
+def test_unknown_crate_definition_refused():
+    with pytest.raises(ParameterError, match=r"'crate_definition' of .* must be one of "
+                                             r"'own_charge', 'window_mean'. Got "
+                                             r"'window-mean'"):
+        _crate_def_model("window-mean")
+    with pytest.raises(ParameterError, match=r"'crate_definition' of term 0 .* must be one "
+                                             r"of 'own_charge', 'window_mean'. Got 'mean'"):
+        _crate_def_model(term_definition="mean")
+
+
+def test_blast_lite_sets_declare_the_window_mean():
+    for name in ("lfp_gr_250ah", "nmc111_gr_kokam75ah"):
+        assert load_model(name).crate_definition == "window_mean"

@@ -4,14 +4,16 @@ Protocols (both models), each one full-depth cycle a day, at a constant 25 degC 
 for 10 years:
 
 - ``continuous C/12``: SOC 1 -> 0 in 12 h and back in 12 h. The cycle's C-rate and the
-  day's mean C-rate coincide (1/12 C), so BLAST-Lite's stressors and ours mean the same
-  thing: this is the acceptance protocol;
+  day's mean C-rate coincide (1/12 C);
 - ``0.5C + 20 h rest``: SOC 0.5 -> 0 in 1 h, 0 -> 1 in 2 h, 1 -> 0.5 in 1 h, 20 h at rest at
-  50 %. Here the definitions part: BLAST-Lite's C-rate stressor is ``|dSOC/dt|`` averaged
-  over the whole day, rests included (0.5C x 4/24 = 0.083C), ours is each rainflow cycle's
-  rate while the SOC moves (0.5C), the rate the cycling data were taken at. Reported, with
-  a diagnostic run of ours whose rate coefficient is scaled by 4/24 to show that this
-  definition is the whole difference (the NMC model has no rate term).
+  50 %. Here the C-rate definitions part: BLAST-Lite's C-rate stressor is ``|dSOC/dt|``
+  averaged over the whole day, rests included (0.5C x 4/24 = 0.083C); a cycle's own-charge
+  rate is 0.5C. The two coefficient sets ported from BLAST-Lite declare
+  ``"crate_definition": "window_mean"`` (BLAST-Lite's definition, see
+  cellmodels.life.ageing.CRATE_DEFINITIONS), so their coefficients are used with the
+  stressor they were fitted with. A diagnostic run of the LFP model with the own-charge
+  definition (``"own_charge"``, the package default) shows what the definition is worth
+  (the NMC model has no rate term).
 
 Every cycle is full depth on the *present* capacity, so the throughput falls as the cell
 fades (BLAST-Lite's ``is_conserve_energy_throughput=False``; ours: ``capacity_fraction``
@@ -32,7 +34,7 @@ BLAST-Lite pins numpy < 2, so it runs in its own virtual environment
 install blast-lite``) in a subprocess that prints JSON.
 
 Acceptance (issue 6): our 10-year capacity loss within +-20 % (relative) of BLAST-Lite's,
-on the continuous protocol (both chemistries, both temperatures).
+on both protocols (both chemistries, both temperatures: 8 comparisons).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ PROTOCOLS = {
     "0.5C + 20 h rest": ((0.0, 1.0, 3.0, 4.0, 24.0), (0.5, 0.0, 1.0, 0.5, 0.5)),
 }
 ACCEPTANCE_PROTOCOL = "continuous C/12"
+REST_PROTOCOL = "0.5C + 20 h rest"
 
 
 def daily_profile(protocol: str = "0.5C + 20 h rest", step_s: float = 60.0
@@ -120,21 +123,16 @@ def run_blast(time_s, soc) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_ours(model_name: str, temperature_K: float, time_s, soc, rate_scale: float = 1.0
-             ) -> dict:
-    """Our model day by day (window stress every STEP_DAYS). ``rate_scale`` multiplies the
-    C-rate coefficient of the cycle capacity term (diagnostic: BLAST-Lite's day-averaged
-    C-rate is the cycle's rate times the moving fraction of the day)."""
+def run_ours(model_name: str, temperature_K: float, time_s, soc,
+             crate_definition: str | None = None) -> dict:
+    """Our model day by day (window stress every STEP_DAYS). ``crate_definition``
+    replaces the coefficient set's (diagnostic: ``"own_charge"`` on a BLAST-Lite set)."""
     from cellmodels.life import AgeingModel, load_model
 
     model = load_model(model_name)
-    if rate_scale != 1.0:
+    if crate_definition is not None:
         d = model.to_dict()
-        for term in d["terms"]:
-            for f in term["factors"]:
-                if f["type"] == "linear" and "crate" in f["coefficients"] and \
-                        term["output"] == "capacity":
-                    f["coefficients"]["crate"] *= rate_scale
+        d["crate_definition"] = crate_definition
         model = AgeingModel.from_dict(d)
     state = model.initial_state()
     days, q, r = [0.0], [1.0], [1.0]
@@ -181,11 +179,13 @@ def _compare(protocol: str) -> tuple[list, list]:
                 row["our_warnings"] = "; ".join(o["warnings"])
             rows.append(row)
             curves.append((f"{chem} {tc:g} degC, {protocol}", tb, qb, to, qo))
-            if chem == "LFP" and protocol != ACCEPTANCE_PROTOCOL:
-                od = run_ours(oname, tc + 273.15, t, z, rate_scale=4.0 / 24.0)
+            row["crate_definition"] = "window_mean"
+            if chem == "LFP" and protocol == REST_PROTOCOL:
+                od = run_ours(oname, tc + 273.15, t, z, crate_definition="own_charge")
                 loss_d = 1 - float(np.interp(end, np.asarray(od["t_days"]),
                                              np.asarray(od["q"])))
-                rows.append({**row, "our_model": f"{oname}, C-rate x 4/24 (diagnostic)",
+                rows.append({**row, "our_model": f"{oname} (diagnostic)",
+                             "crate_definition": "own_charge",
                              "our_loss_10y": round(loss_d, 5),
                              "relative_difference": round((loss_d - loss_b) / loss_b, 4)})
     return rows, curves
@@ -197,12 +197,20 @@ def _run(folder: Path) -> CaseResult:
         r, c = _compare(protocol)
         rows += r
         curves += c
-    acc = [r for r in rows if r["protocol"] == ACCEPTANCE_PROTOCOL]
-    other = [r for r in rows if r["protocol"] != ACCEPTANCE_PROTOCOL
-             and "diagnostic" not in r["our_model"]]
-    ok = all(abs(r["relative_difference"]) <= TOLERANCE for r in acc)
-    worst = max(acc, key=lambda r: abs(r["relative_difference"]))
-    worst_o = max(other, key=lambda r: abs(r["relative_difference"]))
+    scored = [r for r in rows if "diagnostic" not in r["our_model"]]
+    diag = [r for r in rows if "diagnostic" in r["our_model"]]
+    ok = len(scored) == 2 * len(PAIRS) * len(TEMPERATURES_C) and \
+        all(abs(r["relative_difference"]) <= TOLERANCE for r in scored)
+
+    def worst(protocol):
+        return max((r for r in scored if r["protocol"] == protocol),
+                   key=lambda r: abs(r["relative_difference"]))
+
+    def say(r):
+        return (f"{r['relative_difference']:+.1%} ({r['chemistry']} "
+                f"{r['temperature_C']:g} degC)")
+
+    worst_d = max(diag, key=lambda r: abs(r["relative_difference"]))
     fig = Path(folder) / "life_vs_blast.png"
     _plot(curves, fig)
     return CaseResult(
@@ -211,11 +219,11 @@ def _run(folder: Path) -> CaseResult:
                     "Lfp_Gr_250AhPrismatic, Nmc111_Gr_Kokam75Ah_Battery",
         metric="relative difference of the 10-year capacity loss, ours vs BLAST-Lite, one "
                "full-depth cycle a day at <= 1C, 25 and 35 degC",
-        target=f"within +-{TOLERANCE:.0%} (each of 4, continuous C/12 protocol)",
-        result=f"worst {worst['relative_difference']:+.1%} ({worst['chemistry']} "
-               f"{worst['temperature_C']:g} degC); 0.5C + 20 h rest: worst "
-               f"{worst_o['relative_difference']:+.1%} ({worst_o['chemistry']} "
-               f"{worst_o['temperature_C']:g} degC, C-rate definition, see notes)",
+        target=f"within +-{TOLERANCE:.0%} (each of 8: 2 models x 2 temperatures x "
+               "2 protocols)",
+        result=f"worst: continuous C/12 {say(worst(ACCEPTANCE_PROTOCOL))}; "
+               f"0.5C + 20 h rest {say(worst(REST_PROTOCOL))} (diagnostic with the "
+               f"own-charge C-rate: {say(worst_d)})",
         passed=bool(ok),
         rows=rows,
         figure=f"figures/{fig.name}",
@@ -223,11 +231,13 @@ def _run(folder: Path) -> CaseResult:
               "LifeValidityWarning from them; the LFP resistance term, Naumann's, is fitted "
               "at 0.2-1C and warns at C/12: listed in the rows, not compared). "
               "With rests in the day, BLAST-Lite's C-rate stressor is |dSOC/dt| averaged "
-              "over the whole day (0.5C x 4 h / 24 h = 0.083C); ours is each rainflow "
-              "cycle's rate while the SOC moves (0.5C), the rate the cycling data were "
-              "taken at. The LFP model's rate term (p6 Crate) dominates its cycle fade, so "
-              "the two differ there; the diagnostic rows scale our rate coefficient by 4/24 "
-              "and agree. Our coefficient sets carry BLAST-Lite's published coefficients "
+              "over the whole day (0.5C x 4 h / 24 h = 0.083C); a cycle's own-charge rate "
+              "is 0.5C. Both coefficient sets declare crate_definition 'window_mean' "
+              "(BLAST-Lite's, blast/models/degradation_model.py _extract_stressors), so "
+              "they are used with the stressor they were fitted with. The diagnostic rows "
+              "run the LFP set with the own-charge definition (the package default, and "
+              "this case's behaviour before the field existed): the LFP rate term "
+              "(p6 Crate) dominates its cycle fade, so that overestimates the loss. Our coefficient sets carry BLAST-Lite's published coefficients "
               "(sources in cellmodels/life/coefficients); what is compared is the "
               "machinery (rainflow, per-sample calendar integration, per-cycle stresses).",
     )

@@ -96,6 +96,52 @@ F_C_PER_MOL = 96485.33212
 R_J_PER_MOL_K = 8.314462618
 EC_MOLAR_VOLUME_M3_PER_MOL = 6.667e-5  # Li et al. 2022 (see module docstring)
 VARIABLES = ("temperature_K", "soc", "Ua_V", "dod", "crate")
+
+#: How the ``crate`` stress variable of a cycle term is measured (the coefficient set's
+#: ``"crate_definition"``, per model, overridable per term). Coefficients ported from a
+#: source are used with that source's stressor definition:
+#:
+#: ``"own_charge"`` (default): each rainflow cycle's own rate, the rate at which the charge
+#:     of that cycle moved (:func:`cellmodels.life.rainflow.own_charge_crate`).
+#: ``"window_mean"``: one value for the whole window, NREL BLAST-Lite's C-rate stressor:
+#:     the instantaneous rates ``|dSOC/dt|`` [1/h] of the sample intervals, those under
+#:     0.01 1/h set to 0 (storage), trapezoid-integrated against the interval end times
+#:     and divided by the window's duration, rests included (BLAST-Lite 1.1,
+#:     blast/models/degradation_model.py, ``BatteryDegradationModel._extract_stressors``:
+#:     ``np.trapz(abs_instantaneous_crate, t_days[1:]) / delta_t_days``). Computed on the
+#:     window as given (no rotation, no closing step, no ``crate_max`` bound).
+CRATE_DEFINITIONS = ("own_charge", "window_mean")
+#: BLAST-Lite's threshold below which an instantaneous rate counts as storage [1/h]
+WINDOW_MEAN_CRATE_FLOOR_PER_H = 1e-2
+
+
+def window_mean_crate(time_s, soc) -> float:
+    """BLAST-Lite's window C-rate stressor (``"window_mean"``, see CRATE_DEFINITIONS) [1/h].
+
+    Parameters
+    ----------
+    time_s : (n,) strictly increasing sample times [s], n >= 2
+    soc : (n,) state of charge [-]
+    """
+    t = np.asarray(time_s, dtype=float)
+    z = np.asarray(soc, dtype=float)
+    rate_h = np.abs(np.diff(z) / np.diff(t / 3600.0))
+    rate_h[rate_h < WINDOW_MEAN_CRATE_FLOOR_PER_H] = 0.0
+    t_d = t / 86400.0
+    span_d = t_d[-1] - t_d[0]
+    # trapezoid of the interval rates placed at the interval end times, as BLAST-Lite
+    y, x = rate_h, t_d[1:]
+    integral = float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x))) if y.size > 1 else 0.0
+    value = integral / span_d
+    return value if math.isfinite(value) else 0.0
+
+
+def _check_crate_definition(value, where: str) -> str:
+    if value not in CRATE_DEFINITIONS:
+        raise ParameterError(f"The 'crate_definition' of {where} must be one of "
+                             f"{', '.join(repr(c) for c in CRATE_DEFINITIONS)}. Got {value!r} "
+                             "instead." + suggest(str(value), CRATE_DEFINITIONS))
+    return value
 #: How each variable is treated outside a term's validated range.
 POLICY = {"temperature_K": "extrapolate", "soc": "extrapolate", "Ua_V": "extrapolate",
           "dod": "extrapolate", "crate": "hold"}
@@ -200,6 +246,7 @@ class Term:
     source: str
     group: str = "lli"  # "lli" | "lam"
     y_inf: float = 1.0
+    crate_definition: str | None = None  # None: the model's (CRATE_DEFINITIONS)
 
     def rate(self, v: dict) -> np.ndarray:
         k = np.ones(np.broadcast(*[np.asarray(x) for x in v.values()]).shape) \
@@ -227,7 +274,7 @@ class Term:
 
 def _term_from_dict(d: dict, where: str) -> Term:
     allowed = ("name", "kind", "output", "trajectory", "exponent", "factors", "validity",
-               "source", "group", "y_inf")
+               "source", "group", "y_inf", "crate_definition")
     for key in d:
         if key not in allowed:
             raise ParameterError(f"Unknown key {key!r} in {where}." + suggest(key, allowed))
@@ -270,8 +317,11 @@ def _term_from_dict(d: dict, where: str) -> Term:
     if group not in ("lli", "lam"):
         raise ParameterError(f"The 'group' of {where} must be 'lli' or 'lam'. Got "
                              f"{group!r} instead.")
+    crate_def = d.get("crate_definition")
+    if crate_def is not None:
+        crate_def = _check_crate_definition(crate_def, where)
     return Term(d["name"], d["kind"], d["output"], traj, p, tuple(d["factors"]), validity,
-                d["source"], group, float(d.get("y_inf", 1.0)))
+                d["source"], group, float(d.get("y_inf", 1.0)), crate_def)
 
 
 # ======================================================================================
@@ -327,13 +377,14 @@ class AgeingModel:
     dry_out: dict | None = None
     description: str = ""
     sources: tuple = ()
+    crate_definition: str = "own_charge"  # CRATE_DEFINITIONS
     _warned: set = field(default_factory=set, repr=False, compare=False)
 
     # ---- construction ---------------------------------------------------------------
     @classmethod
     def from_dict(cls, d: dict, where: str = "the ageing model") -> AgeingModel:
         allowed = ("name", "chemistry", "description", "sources", "terms", "micro_cycle",
-                   "lam", "dry_out", "notes")
+                   "lam", "dry_out", "notes", "crate_definition", "crate_definition_source")
         for key in d:
             if key not in allowed:
                 raise ParameterError(f"Unknown key {key!r} in {where}." + suggest(key, allowed))
@@ -371,8 +422,10 @@ class AgeingModel:
                 raise ParameterError(f"The dry_out 'pore_volume_m3' of {where} must be in "
                                      f"the range (0, inf). Got {dry['pore_volume_m3']!r}.")
             dry = dict(dry)
+        crate_def = _check_crate_definition(d.get("crate_definition", "own_charge"), where)
         return cls(d.get("name", "unnamed"), d.get("chemistry", ""), terms, micro, lam_r,
-                   lam_off, dry, d.get("description", ""), tuple(d.get("sources", ())))
+                   lam_off, dry, d.get("description", ""), tuple(d.get("sources", ())),
+                   crate_def)
 
     def to_dict(self) -> dict:
         terms = []
@@ -382,9 +435,12 @@ class AgeingModel:
                           "factors": [dict(f) for f in t.factors],
                           "validity": {k: list(v) for k, v in t.validity.items()},
                           "source": t.source, "group": t.group, "y_inf": t.y_inf})
+            if t.crate_definition is not None:
+                terms[-1]["crate_definition"] = t.crate_definition
         d = {"name": self.name, "chemistry": self.chemistry,
              "description": self.description, "sources": list(self.sources),
-             "terms": terms, "micro_cycle": dict(self.micro_cycle)}
+             "terms": terms, "micro_cycle": dict(self.micro_cycle),
+             "crate_definition": self.crate_definition}
         if self.lam_resistance is not None:
             d["lam"] = {"r5": self.lam_resistance[0], "r6": self.lam_resistance[1],
                         "offset": self.lam_offset}
@@ -507,6 +563,8 @@ class AgeingModel:
             raise InputError("The 'capacity_fraction' argument of window_stress must be in "
                              f"the range (0, 1.5]. Got {capacity_fraction!r} instead.")
         rate_h = np.abs(np.diff(z)) / (dt / 3600.0)  # |dsoc/dt| of each interval [1/h]
+        # BLAST-Lite's window C-rate, on the window as given (CRATE_DEFINITIONS)
+        crate_window = window_mean_crate(t, z)
         drift = float(z[-1] - z[0])
         if periodic and t.size > 2:
             # Rotate to start at the highest SOC and close the loop with a step from the
@@ -560,6 +618,7 @@ class AgeingModel:
         micro = self.micro_weight(dod)
         cyc_vars = {"temperature_K": temp_c, "soc": mean, "Ua_V": anode_potential_V(mean),
                     "dod": dod, "crate": crate}
+        cyc_vars_window = {**cyc_vars, "crate": np.full(dod.shape, crate_window)}
         dX = []
         for term in self.terms:
             if term.kind == "calendar":
@@ -567,13 +626,16 @@ class AgeingModel:
                 k = term.rate(v)
                 inc = float(np.sum(term.increment_weight(np.broadcast_to(k, dtd.shape)) * dtd))
             else:
-                v = {k: self._check(term, k, a, efc_c, messages) for k, a in cyc_vars.items()}
+                definition = term.crate_definition or self.crate_definition
+                cv = cyc_vars_window if definition == "window_mean" else cyc_vars
+                v = {k: self._check(term, k, a, efc_c, messages) for k, a in cv.items()}
                 k = term.rate(v)
                 if np.any(~np.isfinite(k)) or np.any(k < 0):
                     bad = int(np.flatnonzero(~np.isfinite(k) | (k < 0))[0])
                     raise SolverError(
                         f"Ageing model {self.name}, term '{term.name}': rate {k[bad]!r} for "
-                        f"the cycle of DoD {dod[bad]:.4g}, C-rate {crate[bad]:.4g}, "
+                        f"the cycle of DoD {dod[bad]:.4g}, C-rate {cv['crate'][bad]:.4g} "
+                        f"({definition}), "
                         f"{temp_c[bad]:.2f} K; a rate must be finite and non-negative.")
                 inc = float(np.sum(term.increment_weight(k) * efc_c * micro))
             if not math.isfinite(inc) or inc < 0:
@@ -596,6 +658,7 @@ class AgeingModel:
             "soc_max": float(np.max(z)),
             "crate_max": float(np.max(crate)) if crate.size else 0.0,
             "crate_bounded_share": bounded_share,
+            "crate_window_mean": crate_window,
             "soc_drift": drift,
         }
         return WindowStress(tuple(dX), float(t[-1] - t[0]), efc, summary, tuple(messages))
