@@ -14,6 +14,7 @@ Modules: :mod:`~cellmodels.life.rainflow` (ASTM E1049 rainflow counting),
 """
 
 from .ageing import (
+    CRATE_DEFINITIONS,
     AgeingModel,
     AgeingState,
     LifeValidityWarning,
@@ -21,6 +22,7 @@ from .ageing import (
     anode_potential_V,
     available_models,
     load_model,
+    window_mean_crate,
 )
 from .calibrate import calibrated_model, fit_calendar, storage_run
 from .heating import (
@@ -36,6 +38,7 @@ from .jump import LifeResult, age_ecm, load_life, project_life, soc_sequence, wi
 from .rainflow import Cycles, rainflow, reversals
 
 __all__ = [
+    "CRATE_DEFINITIONS",
     "HEAT_TERMS",
     "AgeingModel",
     "AgeingState",
@@ -61,5 +64,6 @@ __all__ = [
     "soc_sequence",
     "storage_run",
     "swing_waveform",
+    "window_mean_crate",
     "window_stress_from_ups",
 ]
