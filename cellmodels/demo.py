@@ -211,19 +211,26 @@ def heating_and_life_demo(ecm, out: Path, window_minutes: float = 10.0,
             life = project_life(ecm, demo_ups_config(True), window, years=years,
                                 micro_weight=weight, output=out / f"life_{tag}.h5")
         seconds = time.perf_counter() - t0
+
+        def at_5y(values, fmt, unit, prefix="", life=life):
+            # a projection stops below its capacity floor: past that there is no value
+            if life.time_years[-1] < 5.0:
+                return f"stopped at {life.time_years[-1]:.1f} y"
+            return f"{prefix}{np.interp(5.0, life.time_years, values) * (100 if unit else 1):{fmt}}{unit}"
+
         eol = life.eol_capacity_years
         cap = life.eol_capability_years
         print(f"  {label:>20} | {'>' if np.isnan(eol) else ''}"
               f"{years if np.isnan(eol) else eol:5.2f} y | "
               f"{'not reached' if np.isnan(cap) else f'{cap:.2f} y':>14} | "
-              f"{life.capacity_at(5.0) * 100:5.1f} % | "
-              f"x{np.interp(5.0 * 3.15576e7, life.time_s, life.resistance_factor):.3f} | "
+              f"{at_5y(life.capacity_fraction, '5.1f', ' %')} | "
+              f"{at_5y(life.resistance_factor, '.3f', '', 'x')} | "
               f"{life.info.get('windows_simulated', '?')} | {seconds:.0f} s")
         for c in caught:  # the same validity notes for every weight: shown once below
             notes.setdefault(str(c.message).split(" Source:")[0], None)
         if weight is None:
             png = life.plot(out / "life.png", title=f"{ecm.name}, 1 MW string, AI duty")
-    print(f"Figure: {png}")
+    print(f"Figure: {png}  ('stopped': a projection ends when the capacity falls below half)")
     print("Outside the ageing data (each term says which variable, how far, and for what share "
           "of the throughput; the figures above extrapolate there):")
     for note in notes:
