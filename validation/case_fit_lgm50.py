@@ -6,7 +6,13 @@ Measured: the WMG LG M50 files (``SOURCES.md``): rate tests
 positive), and 10 s 7.5 A pulses (``LGM50_5Ah_Pulse.mat``, :mod:`cellmodels.measured.wmg`,
 the current channel's one-sample lag removed by :func:`cellmodels.fitting.pulse_for_fit`).
 
-Fit (:func:`fit_lgm50`): the package's ``lgm50`` set (DFN + lumped thermal), fitted with
+Model (:data:`MODEL_OPTIONS`): DFN + lumped thermal with the quasi-steady heat of mixing
+(:mod:`cellmodels.physics.models`): the set's OCPs are linear interpolants, so PyBaMM's
+heat of mixing cannot be formed, and without a stand-in the particle-diffusion part of the
+loss (35 % of it at 1C, 38 % at 2C) never becomes heat; the fit then made up for it with a
+larger heat transfer coefficient.
+
+Fit (:func:`fit_lgm50`): the package's ``lgm50`` set, fitted with
 :func:`cellmodels.fitting.fit_physics` to the 25 degC 0.5C and 1C discharges (voltage and
 mid-cell temperature) and the 25 degC pulses of cell 1 at SoC 3, 5, 7, 9 only. Each run
 starts from the measured rest voltage of its first sample (SOURCES.md care point) at the
@@ -22,6 +28,20 @@ Verdict: voltage RMSE <= 30 mV on each held-out discharge and temperature error 
 (SOURCES.md): ORegan2022 42 mV at 1C and it cannot finish 2C; Chen2020 90 mV.
 
 The fitted set is written to ``parameter_sets/lgm50_fitted.json`` with its provenance.
+
+Why the held-out temperatures at 2C and 45 degC are out of reach (:func:`measured_heat_check`,
+reported in the notes): a lumped thermal model driven not by the DFN but by the *measured*
+loss ``I (U_ocv - V)`` plus the set's reversible heat, with its heat capacity and
+``hA`` fitted to the 25 degC 0.5C and 1C records and their cooling rests (fit RMSE 0.15-0.23
+K; cooling time constant 487 s, as the rests show, 480-530 s), predicts 10 degC 1C to 0.45 K
+but the 25 degC 2C to 7.6 K and 45 degC 1C to 3.2 K: the 2C cell heats to 57.5 degC, which
+with the measured loss needs ``hA`` ~0.12 W/K against the 0.21 W/K that the 0.5C/1C rises
+and cooling curves give (the 2C cooling curve also has a slow component, 5 K at ~2300 s,
+that the 1C one barely shows). An extra ``I^2 R`` heat (heat of the connections outside the
+voltage sense) fitted to 0.5C/1C comes out at 0 +- 0.1 mOhm. So no model whose heat equals its
+electrical loss, calibrated on the fit records alone, meets 1.5 K on those two records;
+the DFN, running cold at 2C, then reaches its diffusion-limited cut-off early (4.55 of
+4.86 Ah), which is most of the 2C voltage RMSE (first 90 % of the charge: ~40 mV).
 """
 
 from __future__ import annotations
@@ -41,8 +61,17 @@ FIT_SOCS = (3, 5, 7, 9)
 HELD_OUT = ((25, "2C"), (10, "1C"), (45, "1C"))
 #: A 1 K temperature error counts as much as this voltage error in the fit.
 TEMPERATURE_WEIGHT_V_PER_K = 0.02
+#: Rest kept after each fitted discharge in :func:`measured_heat_check` [s]: its cooling
+#: curve (time constant m c / (h A) ~ 480-530 s on these records) separates the heat
+#: capacity from the heat transfer coefficient. (Kept out of the DFN fit: with it the
+#: fit took 607 s at load 2.5-3 against the 600 s budget, its voltage residual is dominated
+#: by the end-of-discharge OCV error during the relaxation, and the held-out figures moved
+#: 2C 7.4 -> 6.7 K, 45 degC 3.0 -> 2.8 K, 10 degC 26.4 -> 30.0 mV: no target met.)
+REST_AFTER_S = 2400.0
 #: Weight of each pulse record (a 20 s record against discharges of 1-2 h).
 PULSE_WEIGHT = 0.5
+#: The model of the fit and the predictions (bench_fit.py uses the same).
+MODEL_OPTIONS = {"model": "DFN", "thermal": "lumped", "heat_of_mixing": "quasi-steady"}
 OUT_SET = Path(__file__).resolve().parents[1] / "parameter_sets" / "lgm50_fitted.json"
 TARGET = (f"held-out 2C at 25 degC, 1C at 10 and 45 degC: voltage RMSE <= "
           f"{1e3 * RMSE_TARGET_V:g} mV each and mid-cell temperature RMSE <= "
@@ -86,8 +115,71 @@ def fit_lgm50(progress: bool = False, max_nfev: int = 30):
     """The fit of this case; returns the FitResult."""
     from cellmodels.fitting import fit_physics
 
-    return fit_physics("lgm50", fit_experiments(), parameters(), model="DFN",
-                       thermal="lumped", max_nfev=max_nfev, progress=progress)
+    return fit_physics("lgm50", fit_experiments(), parameters(), max_nfev=max_nfev,
+                       progress=progress, **MODEL_OPTIONS)
+
+
+def measured_heat_check() -> list[dict]:
+    """Thermal-only check with no electrochemical model: can a lumped thermal model driven by
+    the *measured* heat predict the held-out temperatures at all?
+
+    Heat: the measured electrical loss ``I (U_ocv(q) - V)`` (``U_ocv``: the WMG OCV table at
+    25 degC, ``LGM50_5Ah_OCV.mat`` mean OCV against the 0.1C capacity 4.95 Ah; ``V``
+    measured) plus the reversible heat of the lgm50 set's entropic tables (from a C/10 run
+    of the set, per ampere and kelvin, against discharged charge). Thermal model:
+    ``C dT/dt = Q - hA (T - T_amb)``, ``T_amb`` the first sample; ``C`` and ``hA`` fitted
+    (least squares, 1 s steps) to the fit records only: the 25 degC 0.5C and 1C discharges
+    and their cooling rests (REST_AFTER_S). Then the same C, hA on every held-out record.
+    """
+    import scipy.io
+    from scipy.optimize import least_squares
+
+    from cellmodels import data
+    from cellmodels.fitting import rate_test
+    from cellmodels.physics import load_cell, simulate
+
+    ocv = scipy.io.loadmat(str(data.path("lgm50_wmg_widanage/LGM50_5Ah_OCV.mat")),
+                           simplify_cells=True)["LGM50_5Ah_OCV"]["T25"]
+    soc_tab, ocv_tab = np.asarray(ocv["refSoC"], float) / 100.0, np.asarray(ocv["meanOCV"])
+    cap = 4.95  # Ah, 25 degC 0.1C discharge of RateTest.mat
+    slow = simulate(load_cell("lgm50"), initial_soc=1.0, temperature_K=298.15, current_A=0.5,
+                    duration_s=40000.0, stop_at_cutoff=True)
+    q_slow = np.concatenate([[0.0], np.cumsum(np.diff(slow.time_s) * 0.5)]) / 3600.0
+    coef = slow.heat_W["reversible_W"] / (0.5 * slow.temperature_K)
+
+    def record(t_c, rate, rest):
+        d = rate_test(t_c, rate, rest_after_s=rest)
+        q = np.concatenate([[0.0], np.cumsum(d.current_A[1:] * np.diff(d.time_s))]) / 3600.0
+        u = np.interp(1.0 - q / cap, soc_tab, ocv_tab)
+        loaded = d.current_A > 0.3
+        heat = np.where(loaded, d.current_A * (u - d.voltage_V), 0.0)
+        return d, heat, np.where(loaded, d.current_A, 0.0) * np.interp(q, q_slow, coef)
+
+    def temperature(rec, c_jk, ha):
+        d, heat, rev = rec
+        tt = np.arange(0.0, d.time_s[-1] + 1.0, 1.0)
+        qi, ri = np.interp(tt, d.time_s, heat), np.interp(tt, d.time_s, rev)
+        t_amb = float(d.temperature_K[0])
+        out = np.empty(tt.size)
+        temp = t_amb
+        for k in range(tt.size):
+            out[k] = temp
+            temp += (qi[k] + ri[k] * temp - ha * (temp - t_amb)) / c_jk
+        return np.interp(d.time_s, tt, out)
+
+    fit = [record(25, r, REST_AFTER_S) for r in ("0p5C", "1C")]
+    sol = least_squares(lambda p: np.concatenate([temperature(r, *p) - r[0].temperature_K
+                                                  for r in fit]),
+                        [80.0, 0.2], bounds=([10.0, 0.01], [500.0, 2.0]))
+    c_jk, ha = (float(v) for v in sol.x)
+    rows = []
+    for role, recs in (("fit", fit), ("held out", [record(t, r, 0.0) for t, r in HELD_OUT])):
+        for rec in recs:
+            err = temperature(rec, c_jk, ha) - rec[0].temperature_K
+            rows.append({"experiment": rec[0].name, "role": role, "C_J_per_K": round(c_jk, 1),
+                         "hA_W_per_K": round(ha, 4), "T_rmse_K": round(float(np.sqrt(np.mean(
+                             err**2))), 2), "T_max_K": round(float(np.max(np.abs(err))), 2)})
+    return rows
 
 
 def _row(e, tag: str) -> dict:
@@ -111,9 +203,9 @@ def run(fig_dir: Path) -> CaseResult:
     from cellmodels.fitting import plot_experiments, predict, save_fitted
 
     t0 = time.perf_counter()
-    baseline = predict("lgm50", held_out_experiments())
+    baseline = predict("lgm50", held_out_experiments(), **MODEL_OPTIONS)
     res = fit_lgm50()
-    pred = predict("lgm50", held_out_experiments(), values=res.values)
+    pred = predict("lgm50", held_out_experiments(), values=res.values, **MODEL_OPTIONS)
     rows = [_row(e, "fit") for e in res.experiments]
     rows += [_row(e, "prediction (fitted set)") for e in pred]
     rows += [_row(e, "prediction (lgm50 set, before the fit)") for e in baseline]
@@ -126,6 +218,9 @@ def run(fig_dir: Path) -> CaseResult:
     saved = None
     if res.success:
         saved = save_fitted(res, "lgm50", OUT_SET, name="lgm50_fitted")
+    check = measured_heat_check()
+    check_text = "; ".join(f"{r['experiment']} ({r['role']}) {r['T_rmse_K']:.2f} K (max "
+                           f"{r['T_max_K']:.2f})" for r in check)
     ok_v = all(e.rmse_V <= RMSE_TARGET_V for e in pred)
     ok_t = all(e.temperature_rmse_K <= TEMPERATURE_TARGET_K for e in pred)
     passed = bool(res.success and ok_v and ok_t)
@@ -141,7 +236,12 @@ def run(fig_dir: Path) -> CaseResult:
     notes = (
         f"Fitted values with 95 % intervals: {fitted}. Fit: {res.n_evaluations} evaluations, "
         f"{res.n_jacobians} sensitivity solves, {res.wall_time_s:.0f} s; {res.message}. "
-        f"Set written: {saved if saved else 'none (fit did not converge)'}. Case total "
+        f"Set written: {saved if saved else 'none (fit did not converge)'}. Thermal-only check "
+        f"with the measured heat (measured_heat_check: loss I (U_ocv - V) from the WMG OCV "
+        f"table and the measured voltage, plus the set's reversible heat; one lumped C = "
+        f"{check[0]['C_J_per_K']} J/K, hA = {check[0]['hA_W_per_K']} W/K fitted to the 25 degC "
+        f"0.5C and 1C records and their cooling rests), temperature RMSE: {check_text}. "
+        f"Case total "
         f"{time.perf_counter() - t0:.0f} s."
     )
     return CaseResult(
@@ -169,5 +269,5 @@ if __name__ == "__main__":
     r = fit_lgm50(progress=True)
     print(r)
     print(json.dumps([_row(e, "prediction") for e in predict(
-        "lgm50", held_out_experiments(), values=r.values)], indent=1))
+        "lgm50", held_out_experiments(), values=r.values, **MODEL_OPTIONS)], indent=1))
     print(np.round(r.correlation, 2))

@@ -19,13 +19,14 @@ An optional ``@<weight>`` suffix sets the experiment's weight, e.g. ``wmg-rate:T
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, InputError
+from ..errors import DataError, InputError, range_message
 from ..measured import Dataset
 
 __all__ = ["RATE_FILE", "dataset_from_spec", "pulse_for_fit", "rate_test"]
@@ -50,7 +51,8 @@ def _rate_struct(path: str) -> dict:
     return root
 
 
-def rate_test(temperature_C: int, rate: str, path: str | Path | None = None) -> Dataset:
+def rate_test(temperature_C: int, rate: str, path: str | Path | None = None, *,
+              rest_after_s: float = 0.0) -> Dataset:
     """The discharge of one WMG LG M50 rate test as a :class:`Dataset`.
 
     The file logs discharge current negative (flipped here), time [s], voltage [V] and the
@@ -58,6 +60,11 @@ def rate_test(temperature_C: int, rate: str, path: str | Path | None = None) -> 
     constant-current discharge to 2.5 V, a rest, and a charge. The Dataset keeps the
     first rest sample and the discharge (through its last loaded sample); samples sharing
     a time stamp keep the last, except at the start, where the rest sample is kept.
+
+    ``rest_after_s`` > 0 also keeps the rest that follows the discharge, up to that long
+    after its last loaded sample: the cell's voltage relaxation and its cooling towards
+    the chamber (the curve that sets the thermal time constant m c / (h A)). The rest must
+    last that long in the record (checked), and carry no current beyond 0.3 A.
     """
     from .. import data
 
@@ -82,6 +89,20 @@ def rate_test(temperature_C: int, rate: str, path: str | Path | None = None) -> 
     first, last = int(loaded[0]) - 1, int(loaded[0])
     while last + 1 < i.size and i[last + 1] > _LOAD_A:
         last += 1
+    if not (math.isfinite(rest_after_s) and rest_after_s >= 0):
+        raise InputError(range_message("rest_after_s", "argument of rate_test", ">= 0 s",
+                                       rest_after_s))
+    if rest_after_s > 0:
+        end = last
+        while end + 1 < i.size and abs(i[end + 1]) <= _LOAD_A and t[end + 1] - t[last] <= \
+                rest_after_s:
+            end += 1
+        if t[end] - t[last] < 0.95 * rest_after_s:
+            raise DataError(
+                f"{source}: {t_label}.{r_label}: the rest after the discharge lasts "
+                f"{t[end] - t[last]:.0f} s before the next step; rest_after_s={rest_after_s!r} "
+                "asks for more.")
+        last = end
     sl = slice(first, last + 1)
     t, i, v, temp = t[sl], i[sl], v[sl], temp[sl]
     keep = np.append(np.diff(t) > 0, True)
@@ -95,6 +116,7 @@ def rate_test(temperature_C: int, rate: str, path: str | Path | None = None) -> 
         temperature_K=temp[keep], name=f"LG M50 {temperature_C}degC {rate.replace('p', '.')}",
         source=source,
         meta={"temperature_C": float(temperature_C), "rate": rate,
+              "rest_after_s": float(rest_after_s),
               "duplicates_dropped": int((~keep).sum()),
               "temperature_column": "cellTemp_mid (mid-cell thermocouple)"},
     )

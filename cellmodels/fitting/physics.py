@@ -372,6 +372,8 @@ class PhysicsProblem:
         PyBaMM mesh points.
     rtol, atol : float
         IDAKLU tolerances.
+    heat_of_mixing : bool, "auto" or "quasi-steady"
+        Passed to :func:`cellmodels.physics.build_model` (default off).
     """
 
     def __init__(
@@ -385,6 +387,7 @@ class PhysicsProblem:
         var_pts: dict | None = None,
         rtol: float = 1e-6,
         atol: float = 1e-6,
+        heat_of_mixing: bool | str = False,
     ) -> None:
         import pybamm
 
@@ -404,6 +407,7 @@ class PhysicsProblem:
                 )
         self.model_name = model
         self.thermal = thermal
+        self.heat_of_mixing = heat_of_mixing
         self.var_pts = var_pts
         self.rtol, self.atol = rtol, atol
         self._base_pv = self.cell.parameter_values()
@@ -619,7 +623,8 @@ class PhysicsProblem:
                 "Lower voltage cut-off [V]": self.cutoff_V[0],
                 "Upper voltage cut-off [V]": self.cutoff_V[1],
             }, check_already_exists=False)
-            model = build_model(self.cell, self.model_name, thermal=self.thermal)
+            model = build_model(self.cell, self.model_name, thermal=self.thermal,
+                                heat_of_mixing=self.heat_of_mixing)
             solver = pybamm.IDAKLUSolver(rtol=self.rtol, atol=self.atol)
             sim = pybamm.Simulation(model, parameter_values=pv, solver=solver,
                                     var_pts=self.var_pts)
@@ -823,6 +828,7 @@ def fit_physics(
     atol: float = 1e-6,
     progress: bool = True,
     problem: PhysicsProblem | None = None,
+    heat_of_mixing: bool | str = False,
 ) -> FitResult:
     """Fit physics parameters of ``cell`` to several experiments at once.
 
@@ -834,7 +840,7 @@ def fit_physics(
     parameters : sequence of FitParameter or str
         What to fit (see :data:`FITTABLE`); a plain name takes the cell's value as start and
         ``[x/10, 10x]`` as bounds.
-    model, thermal, var_pts
+    model, thermal, var_pts, heat_of_mixing
         The PyBaMM model (see :func:`cellmodels.physics.build_model`).
     gradient : {"sensitivities", "finite differences"}
         Jacobian from IDAKLU forward sensitivities, or scipy's 2-point differences.
@@ -864,7 +870,8 @@ def fit_physics(
     t_start = time.perf_counter()
     if problem is None:
         problem = PhysicsProblem(cell, experiments, parameters, model=model, thermal=thermal,
-                                 var_pts=var_pts, rtol=rtol, atol=atol)
+                                 var_pts=var_pts, rtol=rtol, atol=atol,
+                                 heat_of_mixing=heat_of_mixing)
     r0 = problem.evaluate(problem.x0)[0]
     failed = [p.exp.dataset.name for p, o in zip(problem._prepared, problem.evaluate(
         problem.x0)[2], strict=True) if "error" in o]
@@ -922,6 +929,7 @@ def fit_physics(
             "cell_sha256": problem.cell.sha256,
             "model": problem.model_name,
             "thermal": problem.thermal,
+            "heat_of_mixing": problem.heat_of_mixing,
             "initial_cost": 0.5 * float(r0 @ r0),
             "cutoff_V": list(problem.cutoff_V),
             "time_solve_s": problem.time_solve_s,
@@ -941,6 +949,7 @@ def predict(
     model: str = "DFN",
     thermal: str = "lumped",
     var_pts: dict | None = None,
+    heat_of_mixing: bool | str = False,
 ) -> list[ExperimentResidual]:
     """Run the model on (held-out) experiments: model against data, ``role="prediction"``.
 
@@ -950,7 +959,7 @@ def predict(
                                                       float(v) + abs(float(v)) + 1.0),
                            scaling="linear") for nm, v in (values or {}).items()]
     problem = PhysicsProblem(cell, experiments, params, model=model, thermal=thermal,
-                             var_pts=var_pts)
+                             var_pts=var_pts, heat_of_mixing=heat_of_mixing)
     return problem.residuals_per_experiment(problem.x0, role="prediction")
 
 
@@ -1032,8 +1041,11 @@ def save_fitted(result: FitResult, cell: Cell | str, path: str | Path, *,
     reference = (
         f"Fitted with cellmodels {__version__} on {when}: {', '.join(result.names)} of set "
         f"{cell.name} (sha256 {cell.sha256}) fitted together to {file_text}, "
-        f"{result.meta.get('model', '')} model, {result.meta.get('thermal', '')} thermal; "
-        f"{result.n_evaluations} evaluations, gradient by {result.gradient}."
+        f"{result.meta.get('model', '')} model, {result.meta.get('thermal', '')} thermal"
+        + (f" with heat_of_mixing={result.meta['heat_of_mixing']!r} (simulate it so: its "
+           "thermal values were fitted with that heat source)"
+           if result.meta.get("heat_of_mixing") else "")
+        + f"; {result.n_evaluations} evaluations, gradient by {result.gradient}."
     )
     provenance = {}
     for k, nm in enumerate(result.names):

@@ -25,6 +25,16 @@ interpolant, e.g. the LG M50 set, has none) and costs ~7x the solve time of the 
 (lean NMC cell, 200 s of AI load: 131 s against 17 s), so the default stays off and the
 runs that compare temperatures with an energy-complete model (the ECM reduction) ask for
 it.
+
+``heat_of_mixing="quasi-steady"`` (opt-in, lumped thermal only) is the cheap stand-in for a
+set whose OCPs have no derivative: it adds ``Q = -I eta_particle`` to the lumped heat source,
+``eta_particle`` being PyBaMM's particle concentration overpotential (surface minus bulk
+open-circuit voltage, x-averaged). While a particle's concentration profile is quasi-steady
+(after ~R^2 / (20 D) of constant current) the diffusion dissipates energy at exactly this
+rate; during the build-up of the profile it counts the energy then stored in the gradient
+as heat at once (that energy is released as heat later, as the profile relaxes). It costs
+no extra state. PyBaMM's ``"Heat of mixing [W]"`` and ``"Total heating [W]"`` of the model
+then carry it.
 """
 
 from __future__ import annotations
@@ -99,14 +109,18 @@ def model_options(
     """PyBaMM model options for a cell's electrolyte kind.
 
     ``heat_of_mixing``: False (default), True (refused where the set cannot form it or
-    the model is isothermal) or "auto" (on for a lumped-thermal model where the set
-    supports it); see the module docstring.
+    the model is isothermal), "auto" (on for a lumped-thermal model where the set
+    supports it) or "quasi-steady" (lumped only; added by :func:`build_model`, no PyBaMM
+    option); see the module docstring.
     """
     if thermal not in THERMAL:
         raise InputError(range_message("thermal", "option", f"one of {THERMAL}", thermal))
-    if heat_of_mixing not in (False, True, "auto"):
-        raise InputError(range_message("heat_of_mixing", "option", "False, True or 'auto'",
-                                       heat_of_mixing))
+    if heat_of_mixing not in (False, True, "auto", "quasi-steady"):
+        raise InputError(range_message("heat_of_mixing", "option",
+                                       "False, True, 'auto' or 'quasi-steady'", heat_of_mixing))
+    if heat_of_mixing == "quasi-steady" and thermal != "lumped":
+        raise InputError("heat_of_mixing='quasi-steady' adds to the lumped heat source; got "
+                         f"thermal={thermal!r}, use thermal='lumped'.")
     user = cell.user_defined
     options: dict[str, object] = {"thermal": thermal}
     if heat_of_mixing is True:
@@ -167,5 +181,28 @@ def build_model(
     if cell.electrolyte_kind == "lean":
         from .lean import build_lean_model
 
-        return build_lean_model(classes[model], opts)
-    return classes[model](opts, name=f"{model} ({cell.electrolyte_kind}) {cell.name}")
+        built = build_lean_model(classes[model], opts)
+    else:
+        built = classes[model](opts, name=f"{model} ({cell.electrolyte_kind}) {cell.name}")
+    if heat_of_mixing == "quasi-steady":
+        _add_quasi_steady_mixing_heat(built)
+    return built
+
+
+def _add_quasi_steady_mixing_heat(model) -> None:
+    """Add ``-I eta_particle`` [W] to a built lumped model's heat source (module docstring)."""
+    var = model.variables
+    temperature = var["Volume-averaged cell temperature [K]"]
+    if temperature not in model.rhs:
+        raise InputError("heat_of_mixing='quasi-steady' needs PyBaMM's lumped thermal model "
+                         "(its volume-averaged temperature is not a state of this model).")
+    q_w = -var["Current [A]"] * var["Particle concentration overpotential [V]"]
+    volume = var["Cell thermal volume [m3]"]
+    model.rhs[temperature] = model.rhs[temperature] + q_w / volume / var[
+        "Volume-averaged effective heat capacity [J.K-1.m-3]"]
+    model.variables.update({
+        "Heat of mixing [W]": var["Heat of mixing [W]"] + q_w,
+        "Total heating [W]": var["Total heating [W]"] + q_w,
+        "Volume-averaged total heating [W.m-3]": var["Volume-averaged total heating [W.m-3]"]
+        + q_w / volume,
+    })

@@ -145,7 +145,7 @@ def simulate(
         Mesh points, as PyBaMM's ``var_pts``.
     parameter_updates : dict, optional
         Values to override; every key must already exist (checked, not silently added).
-    heat_of_mixing : bool or "auto"
+    heat_of_mixing : bool, "auto" or "quasi-steady"
         PyBaMM's heat of mixing in the lumped heat source (default off; "auto": on where
         the set supports it). See :mod:`cellmodels.physics.models`.
     """
