@@ -92,6 +92,17 @@ def test_not_fitted_before_fit(tmp_path):
         ({"current_dependence": "bv"}, (r"The 'current_dependence' of ECMIdentifier must be "
                                         r"one of \('none', 'butler-volmer'\). Got 'bv'")),
         ({"centre_soc": 1}, r"The 'centre_soc' of ECMIdentifier must be True or False"),
+        ({"levels": (1.0, 1.0)}, (r"The 'levels' of ECMIdentifier must be at least two "
+                                  r"distinct C-rates. Got \[1.0, 1.0\]")),
+        ({"levels": (0.0, 25.0)}, (r"The 'levels' of ECMIdentifier must be in the range "
+                                   r"\[-20, 20\]. Got 25.0 ")),
+        ({"levels": "fast"}, r"The 'levels' of ECMIdentifier must be a sequence of C-rates"),
+        ({"beyond_validity_K": -1.0}, (r"The 'beyond_validity_K' of ECMIdentifier must be "
+                                       r"in the range \[0, 100\]. Got -1.0 ")),
+        ({"temperature_K": [298.15, 350.0], "beyond_validity_K": 10.0},
+         (r"The 'temperature_K' for cell semisolid_lfp_power \(its validity range widened "
+          r"by beyond_validity_K = 10 K\) must be in the range \[253.15, 343.15\]. "
+          r"Got 350.0 ")),
     ],
 )
 def test_bad_settings_are_refused_by_fit(cell, settings, match):
@@ -99,6 +110,34 @@ def test_bad_settings_are_refused_by_fit(cell, settings, match):
     with pytest.raises(InputError, match=match):
         ident.fit(cell)
     assert not hasattr(ident, "ecm_")
+
+
+def test_sequence_levels_default_is_the_published_sequence_and_can_be_replaced():
+    """The ``levels`` option leaves the default sequence as it was (seed 7: first hold 2C,
+    then draws from -3..5C), and a replacement set is what the sequence uses."""
+    from cellmodels.reduction.identify import DEFAULT_LEVELS, identification_sequence
+
+    _, c = identification_sequence()
+    assert c[0] == 2.0 and set(c[:-2]) <= set(DEFAULT_LEVELS)
+    assert set(c[:-2]) == set(DEFAULT_LEVELS)  # 300 s of 0.3-30 s holds visit every level
+    t2, c2 = identification_sequence(levels=(-1.0, 0.0, 1.0, 3.0, 5.0))
+    assert set(c2[:-2]) == {-1.0, 0.0, 1.0, 3.0, 5.0}
+    assert c2[0] == 1.0  # nearest to 2C (first of the two at equal distance)
+    assert c2[-1] == c2[-2] == 0.0 and t2[-1] - t2[-2] == 120.0  # the rest
+
+
+def test_grid_beyond_validity_is_identified_and_stated(cell):
+    """A grid point above the set's range with ``beyond_validity_K``: identified (the
+    physics extrapolated), the ECM's validity is the grid, its limits the cell's range,
+    and the provenance says the grid left the range."""
+    hi = cell.temperature_range_K[1]
+    ecm = ECMIdentifier(soc=(0.4, 0.6), temperature_K=[hi + 5.0], model="SPM", n_rc=1,
+                        beyond_validity_K=5.0, sequence_s=30.0, rest_s=10.0).fit(cell).ecm_
+    assert ecm.validity["temperature_max_K"] == hi + 5.0
+    assert ecm.limits["temperature_max_K"] == hi
+    assert f"extends past the cell's validity {cell.temperature_range_K[0]:g}-{hi:g} K" in (
+        ecm.provenance["method"])
+    assert np.all(ecm.r0_Ohm > 1e-6)  # a real fit, not the 1e-9 floor
 
 
 # ------------------------------------------------------------------ a real identification
@@ -216,3 +255,23 @@ def test_validation_profile_is_seeded_and_stays_in_its_envelope():
     assert soc.min() >= 0.2
     # a different seed is a different profile
     assert not np.array_equal(ai_profile(q, q, seed=1)[0], tp)
+
+
+def test_electrolyte_diagnostic_cell_scales_only_the_electrolyte_diffusivity():
+    """``lgm50@De_x10`` is lgm50 with its electrolyte diffusivity x10 (same everything
+    else), of its own name and hash, and the case's grid for it is lgm50's."""
+    import pybamm
+
+    from validation.case_reduction import grid_temperatures, load_case_cell
+
+    base, diag = load_cell("lgm50"), load_case_cell("lgm50@De_x10")
+    assert diag.name == "lgm50@De_x10" and diag.sha256 != base.sha256
+    pb, pd = base.parameter_values(), diag.parameter_values()
+    key = "Electrolyte diffusivity [m2.s-1]"
+    args = (pybamm.Scalar(1000.0), pybamm.Scalar(298.15))
+    assert pd.evaluate(pd[key](*args)) == pytest.approx(10 * pb.evaluate(pb[key](*args)),
+                                                        rel=1e-12)
+    assert pd.evaluate(pd["Electrolyte conductivity [S.m-1]"](*args)) == pytest.approx(
+        pb.evaluate(pb["Electrolyte conductivity [S.m-1]"](*args)), rel=1e-12)
+    assert grid_temperatures(diag) == grid_temperatures(base)
+    assert max(grid_temperatures(base)) > base.temperature_range_K[1]

@@ -65,7 +65,11 @@ class NotFittedError(InputError):
     """The identifier was used before ``fit``."""
 
 
-def identification_sequence(seed: int = 7, length_s: float = 300.0, rest_s: float = 120.0
+DEFAULT_LEVELS: tuple[float, ...] = (-3.0, -1.0, 0.0, 0.5, 1.0, 2.0, 3.5, 5.0)
+
+
+def identification_sequence(seed: int = 7, length_s: float = 300.0, rest_s: float = 120.0,
+                            levels: Sequence[float] = DEFAULT_LEVELS
                             ) -> tuple[np.ndarray, np.ndarray]:
     """A multi-level current sequence in C-rate units (zero-order hold), then a rest.
 
@@ -73,13 +77,16 @@ def identification_sequence(seed: int = 7, length_s: float = 300.0, rest_s: floa
     in both amplitude and time scale, so a linear ECM is fitted across the range of a UPS
     duty (the nonlinear kinetics get their best linear fit, not a 2C tangent). Its mean is
     near 0.5C, so a point's SOC moves by about 4 %. Seeded, so it is reproducible.
+    ``levels`` replaces the set of C-rates (the first hold is 2C if 2C is among them,
+    else the level nearest to it); the default sequence is unchanged by the option.
     """
     rng = np.random.default_rng(seed)
-    levels = np.array([-3.0, -1.0, 0.0, 0.5, 1.0, 2.0, 3.5, 5.0])
+    levels = np.asarray(levels, dtype=float)
     t, times, values = 0.0, [], []
     last = None
+    first = float(levels[np.argmin(np.abs(levels - 2.0))])
     while t < length_s:
-        level = rng.choice(levels[levels != last]) if last is not None else 2.0
+        level = rng.choice(levels[levels != last]) if last is not None else first
         hold = float(np.exp(rng.uniform(np.log(0.3), np.log(30.0))))
         times.append(t)
         values.append(level)
@@ -224,6 +231,21 @@ class ECMIdentifier:
         comes closer is scaled down (``backoff``). A margin
         keeps the fit out of the knee at the ends of the SOC range, where the physics is
         far from any circuit (e.g. for a small-signal ECM).
+    beyond_validity_K : float
+        How far [K] the temperature grid may extend past the cell's validity range
+        (default 0: the grid must lie within it). A cell that heats under load (e.g. a
+        5 Ah energy cell at 5C) leaves its range, and an ECM clamped at the range's top
+        then keeps the resistances of a colder cell; a grid up to where the physics goes
+        follows it, with the physics model extrapolated beyond what its parameter set was
+        validated for. The ECM's ``validity`` then states the grid (the range it was
+        identified over), its ``limits`` keep the cell's range, and its provenance
+        records how far the grid left it.
+    levels : sequence of float
+        C-rate levels of the identification sequence (discharge positive; default -3C to
+        5C, :data:`DEFAULT_LEVELS`), each in [-20, 20], at least two distinct. Levels
+        that span the load the ECM will see (e.g. discharge only, for a discharge duty)
+        give the linear elements their best fit over that range instead of a secant
+        across charge and discharge.
     """
 
     def __init__(
@@ -242,6 +264,8 @@ class ECMIdentifier:
         centre_soc: bool = False,
         shared_tau: bool = True,
         cutoff_margin_V: float | tuple[float, float] = 0.0,
+        beyond_validity_K: float = 0.0,
+        levels: Sequence[float] = DEFAULT_LEVELS,
     ) -> None:
         self.n_rc = n_rc
         self.soc = soc
@@ -257,6 +281,8 @@ class ECMIdentifier:
         self.centre_soc = centre_soc
         self.shared_tau = shared_tau
         self.cutoff_margin_V = cutoff_margin_V
+        self.beyond_validity_K = beyond_validity_K
+        self.levels = levels
 
     # ------------------------------------------------------------------ helpers
     def _check(self, cell: Cell) -> tuple[np.ndarray, np.ndarray]:
@@ -284,6 +310,7 @@ class ECMIdentifier:
             if not isinstance(getattr(self, name), bool):
                 raise InputError(range_message(name, "of ECMIdentifier", "True or False",
                                                getattr(self, name)))
+        self._levels()
         if self.current_dependence not in CURRENT_DEPENDENCE:
             raise InputError(range_message("current_dependence", "of ECMIdentifier",
                                            f"one of {CURRENT_DEPENDENCE}",
@@ -298,13 +325,34 @@ class ECMIdentifier:
             temps = np.round(np.linspace(lo, hi, 4), 2)
         else:
             temps = np.atleast_1d(np.asarray(self.temperature_K, dtype=float))
+        check_range(self.beyond_validity_K, "beyond_validity_K", "of ECMIdentifier", 0.0, 100.0)
+        lo, hi = cell.temperature_range_K
         for temp in temps.tolist():
-            cell.check_temperature(temp, "temperature_K")
+            if self.beyond_validity_K == 0.0:
+                cell.check_temperature(temp, "temperature_K")
+            else:
+                check_range(temp, "temperature_K", f"for cell {cell.name} (its validity range "
+                            f"widened by beyond_validity_K = {self.beyond_validity_K:g} K)",
+                            lo - self.beyond_validity_K, hi + self.beyond_validity_K)
         if temps.ndim != 1 or np.any(np.diff(temps) <= 0):
             # the ECM needs an increasing grid: refuse it here, not after every solve
             raise InputError("The 'temperature_K' grid of ECMIdentifier must increase. Got "
                              f"{temps.tolist()}.")
         return soc, temps
+
+    def _levels(self) -> np.ndarray:
+        try:
+            levels = np.asarray(self.levels, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise InputError(range_message("levels", "of ECMIdentifier",
+                                           "a sequence of C-rates", self.levels)) from None
+        for x in levels.tolist():
+            check_range(x, "levels", "of ECMIdentifier", -20.0, 20.0)
+        if np.unique(levels).size < 2:
+            raise InputError(range_message("levels", "of ECMIdentifier",
+                                           "at least two distinct C-rates",
+                                           np.asarray(self.levels).tolist()))
+        return levels
 
     def _fit_temperature(self, t: np.ndarray, shapes: tuple[np.ndarray, np.ndarray],
                          amps: list[tuple[float, float]], ys: list[np.ndarray],
@@ -393,8 +441,11 @@ class ECMIdentifier:
                 starts.append(np.array([]))
             best = None
             for x0 in starts:
+                # one unknown (1 RC, no element): dense, as scipy's sparse trust-region
+                # step indexes a 2-D subspace and fails on a single variable
                 res = least_squares(resid, np.concatenate([x0, i0_start]), bounds=(lo, hi),
-                                    xtol=1e-8, ftol=1e-8, jac_sparsity=sparsity)
+                                    xtol=1e-8, ftol=1e-8,
+                                    jac_sparsity=sparsity if lo.size > 1 else None)
                 if best is None or res.cost < best.cost:
                     best = res
             x = best.x.copy()
@@ -424,7 +475,8 @@ class ECMIdentifier:
         cell = load_cell(cell) if isinstance(cell, str) else cell
         soc, temps = self._check(cell)
         t0 = time.perf_counter()
-        seq_t, seq_c = identification_sequence(self.seed, self.sequence_s, self.rest_s)
+        seq_t, seq_c = identification_sequence(self.seed, self.sequence_s, self.rest_s,
+                                               self._levels())
         margin = np.broadcast_to(np.asarray(self.cutoff_margin_V, dtype=float), (2,))
         engine = _SequenceEngine(cell, self.model, seq_t, seq_c, tuple(margin.tolist()))
         q_soc = cell.soc_capacity_Ah
@@ -561,7 +613,8 @@ class ECMIdentifier:
             validity={
                 "soc_min": float(soc[0]), "soc_max": float(soc[-1]),
                 "temperature_min_K": float(temps[0]), "temperature_max_K": float(temps[-1]),
-                "current_max_A": float(5 * self.amplitude * cell.capacity_Ah),
+                "current_max_A": float(np.max(np.abs(self._levels())) * self.amplitude
+                                       * cell.capacity_Ah),
             },
             error={"identification_rmse_V_max": float(max(r["rmse_V"] for r in table)),
                    "identification_rmse_V_mean": float(np.mean([r["rmse_V"] for r in table]))},
@@ -571,13 +624,21 @@ class ECMIdentifier:
                 "cellmodels_version": __version__,
                 "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "method": (f"{self.model} isothermal, multi-level sequence (seed {self.seed}, "
-                           f"{self.sequence_s:g} s + {self.rest_s:g} s rest, amplitude "
+                           f"{self.sequence_s:g} s + {self.rest_s:g} s rest"
+                           + ("" if np.array_equal(self._levels(), DEFAULT_LEVELS) else
+                              ", levels " + "/".join(f"{x:g}" for x in self._levels()) + "C")
+                           + ", amplitude "
                            f"{self.amplitude:g}, backoff {self.backoff:g} per direction"
                            f"{', centred on the grid SOC' if self.centre_soc else ''}"
                            f"{f', {margin[0]:g}/{margin[1]:g} V inside the lower/upper cut-offs' if margin.any() else ''}), "
                            "variable projection with time constants "
                            f"{'shared over SOC' if self.shared_tau else 'per grid point'}, "
-                           f"{self.n_rc} RC, current dependence {self.current_dependence}"),
+                           f"{self.n_rc} RC, current dependence {self.current_dependence}"
+                           + (f"; temperature grid {temps[0]:g}-{temps[-1]:g} K extends past "
+                              f"the cell's validity {cell.temperature_range_K[0]:g}-"
+                              f"{cell.temperature_range_K[1]:g} K (physics extrapolated)"
+                              if temps[0] < cell.temperature_range_K[0]
+                              or temps[-1] > cell.temperature_range_K[1] else "")),
             },
         )
         self.fit_table_ = table
