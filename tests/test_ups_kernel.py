@@ -406,3 +406,81 @@ def test_power_beyond_the_string_with_the_element_is_refused_naming_the_sample()
     u[42] = 1e5
     with pytest.raises(InputError, match="The power 100000 W at sample 42 exceeds"):
         simulate_string(params, init_string(params, soc=0.5), DT, power_W=u)
+
+
+def _ups_both_loops(ecm, cfg, load):
+    """The one-cell UPS through the specialised loop and through the general one."""
+    from cellmodels.ups import system as S
+
+    params = S.ups_params(ecm, cfg, DT)
+    assert K.one_cell_loop(K.MODE_UPS, params.string)
+    out = []
+    for generic in (False, True):
+        state = S.init(params, load_W=float(load[0]))
+        w = S._work(params, state, load.size, 50, 4, True, 3_000)
+        w["generic"] = generic
+        for a in range(0, load.size, 3_000):
+            fail = K.run_chunk(K.MODE_UPS, params.string, params.plant, params.control,
+                               params.schedule, load[a:a + 3_000], DT, w,
+                               a + 3_000 >= load.size)
+            assert fail == -1
+        out.append(w)
+    return out
+
+
+def _elements(n):
+    """varied_ecm with 1, 2 or 3 RC elements (the third fast: 0.1 s, past the series)."""
+    base = varied_ecm()
+    r, tau = base.rc_R_Ohm, base.rc_tau_s
+    if n == 1:
+        return base.replace(rc_R_Ohm=r[:1], rc_tau_s=tau[:1])
+    if n == 3:
+        return base.replace(rc_R_Ohm=np.concatenate([r, 0.3 * r[:1]]),
+                            rc_tau_s=np.concatenate([tau, np.full_like(tau[:1], 0.1)]))
+    return base
+
+
+@pytest.mark.parametrize("n_rc, hold, dcdc", [(1, "mean", False), (2, "mean", True),
+                                               (3, "start", False)])
+def test_one_cell_ups_loop_equals_the_general_loop(n_rc, hold, dcdc):
+    # the specialised one-cell UPS loop (locals, the BMS checked on the closed-form current,
+    # sums folded per block) against the general loop through every limit: current and
+    # voltage limits (a 12 A discharge limit, a 3.95 V charge ceiling reached by the SOC
+    # restoring term's recharge), an outage with unserved load, the inverter's rating and
+    # grid ramps. Same limit counts and steps exactly; values to round-off (different
+    # order of a few operations: 1e-12 relative, 1e-9 W or V absolute near zero).
+    from cellmodels.ups import UPSConfig
+
+    battery = {"n_series": 3, "n_parallel": 2, "power_hold": hold, "initial_soc": 0.8}
+    if dcdc:
+        battery["dcdc"] = {"rated_W": 600.0, "efficiency": [[0, 0.95], [1, 0.98]]}
+    cfg = UPSConfig.from_dict({
+        "rectifier": {"rated_W": 600.0, "efficiency": [[0.0, 0.93], [0.3, 0.965],
+                                                       [1.0, 0.955]]},
+        "inverter": {"rated_W": 500.0, "efficiency": [[0.0, 0.94], [0.4, 0.97], [1.0, 0.96]]},
+        "controller": {"filter_time_constant_s": 2.0, "ramp_limit_W_per_s": 40.0,
+                       "soc_target": 0.95, "soc_band": [0.3, 1.0],
+                       "soc_restore_time_s": 60.0},
+        "battery": battery,
+        "bms": {"current_max_discharge_A": 12.0, "voltage_max_V": 3.95},
+        "grid": {"events": [{"start_s": 20.0, "duration_s": 6.0, "voltage": 0.0}],
+                 "generator": {"rated_W": 300.0, "start_delay_s": 4.0, "ramp_s": 1.0}},
+    })
+    t = np.arange(40_000) * DT
+    load = np.where((t % 3.0) < 1.5, 380.0, 60.0)
+    load[(t >= 8.0) & (t < 9.0)] = 560.0  # beyond the inverter's 500 W
+    fast, gen = _ups_both_loops(_elements(n_rc), cfg, load)
+    for key in ("lim_count", "lim_steps", "flags"):
+        np.testing.assert_array_equal(fast[key], gen[key])
+    active = {K.LIMITS[q] for q in np.flatnonzero(gen["lim_count"])}
+    assert {"current_discharge", "voltage_max", "unserved", "inverter_rating",
+            "grid_ramp"} <= active
+    np.testing.assert_allclose(fast["lim_energy"], gen["lim_energy"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast["full"], gen["full"], rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(fast["cs"], gen["cs"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(fast["acc"], gen["acc"], rtol=1e-11, atol=1e-9)
+    np.testing.assert_allclose(fast["stat"], gen["stat"], rtol=1e-12)
+    np.testing.assert_allclose(fast["cacc"], gen["cacc"], rtol=1e-11)
+    np.testing.assert_array_equal(fast["bins"][:, :, :2] == 0, gen["bins"][:, :, :2] == 0)
+    np.testing.assert_allclose(fast["bins"], gen["bins"], rtol=1e-11, atol=1e-9)
+    np.testing.assert_array_equal(fast["ist"], gen["ist"])

@@ -95,6 +95,21 @@ numbers kept in registers. Per-step channels go to a small buffer (a few thousan
 rows padded off the L1 cache's set stride) that is folded into bins while it is in cache,
 by loops numba vectorises (integer keys for min/max).
 
+The one-cell UPS (the representative cell of a lumped string: the issue's speed figure)
+has its own loop, :func:`_run_one` (chosen by :func:`one_cell_loop`; the same equations,
+limits and counts as :func:`_run`, to round-off; checked against it through every limit
+in the tests). Without a profiler, variants timed side by side showed the step bound by
+the number of operations rather than by one dependency chain, so that loop does fewer:
+the state, the table interval and its values and the RC elements in locals (no scratch
+rows), the interval's coefficients as a view reloaded only when SOC or temperature
+crosses a grid node (the same interval as the walk's), the BMS checked with a few
+compares on the closed-form current (the bounds' divisions and the limit logic only
+within 1e-9 of a bound), the rectifier's output taken as its target unless the grid
+power was limited (its curve inverted exactly), ``exp(-x) = 1 - x g`` from the series
+of ``g`` (half the series' operations, exact to round-off), and the channel sums and
+extremes folded per block by vectorised loops instead of per step (sums reassociated:
+round-off). Measured (validation/bench_ups.py): 63 -> ~45 ns per step on this machine.
+
 The kernel writes every step's channels (:data:`CHANNELS`) into a buffer, folded after
 each block into bins (min, max and mean per channel over ``bin_steps`` steps, so peaks
 survive decimation) and spectral bins (means of load and grid power over ``spec_steps``
@@ -209,18 +224,19 @@ _X_SERIES = 0.00390625  # below this h/tau (2^-8), exp(-x) by its series (exact)
 def _expneg(x):
     """``exp(-x)`` and ``(1 - exp(-x)) / x`` for x > 0.
 
-    Below 2^-8 (tau > 0.26 s at 1 ms steps) both by their Taylor series to x^6, evaluated
-    by Estrin's scheme (truncation below 3e-21 relative: exact in double precision), which
-    is shorter on the step's dependency chain than the library exp; else the library's.
+    Below 2^-8 (tau > 0.26 s at 1 ms steps) ``g = (1 - exp(-x)) / x`` by its Taylor
+    series to x^6, evaluated by Estrin's scheme (truncation below 3e-21 relative: exact in
+    double precision), and ``exp(-x) = 1 - x g`` (``x g`` < 2^-8, so g's last-bit error
+    enters exp(-x) 256 times smaller: exact to round-off), shorter on the step's
+    dependency chain than the library exp and half the series' operations; else the
+    library's.
     """
     if x < _X_SERIES:
         x2 = x * x
         x4 = x2 * x2
-        d = ((1.0 - x) + x2 * (0.5 - x * (1.0 / 6))
-             + x4 * ((1.0 / 24 - x * (1.0 / 120)) + x2 * (1.0 / 720)))
         g = ((1.0 - x * 0.5) + x2 * (1.0 / 6 - x * (1.0 / 24))
              + x4 * ((1.0 / 120 - x * (1.0 / 720)) + x2 * (1.0 / 5040)))
-        return d, g
+        return 1.0 - x * g, g
     d = math.exp(-x)
     return d, (1.0 - d) / x
 
@@ -711,6 +727,14 @@ def _okey(bits):
 
 
 @njit(inline="always", error_model="numpy")
+def _kval(key, sc, isc):
+    """The double of an order key (:func:`_okey`), through ``sc`` (1 double) and ``isc``
+    (the same memory as int64)."""
+    isc[0] = _okey(key)
+    return sc[0]
+
+
+@njit(inline="always", error_model="numpy")
 def _fold_row(row, irow, a, b, lo, hi):
     """Sum of ``row[a:b]`` and the running min and max keys ``lo``, ``hi`` (``irow`` is
     ``row``'s bits as int64)."""
@@ -817,13 +841,17 @@ def _flush_spec(spec, spec_acc, ist, m):
     ist[K_SPEC] = s + 1
 
 
-# No allocation happens in _run (nor in _drive, which only slices), so they run without
-# numba's reference counting (``_nrt=False``, a private option of numba). With it, numba
-# emits about 120 increments/decrements of array reference counts in _run, most around
-# the inlined converter-curve helpers (about 60), the limit counter (about 20) and the
-# cell look-up (about 10), and the reference-count pruning pass leaves them in the step
-# loop: measured 130 instead of 58 ns per one-cell UPS step (62 instead of 45 in power
-# mode). Dropping the option needs helpers that take no arrays (the curves as scalars).
+# No allocation happens in _run, _run_one (nor in _drive, which only slices), so they run
+# without numba's reference counting: ``_nrt=False``, a private option of numba, kept
+# because numba has no public per-function equivalent (``NUMBA_DISABLE_...`` switches are
+# global, and no public option drops the reference counting of array arguments and
+# views) and dropping it costs too much. With it, numba emits increments/decrements of
+# array reference counts around the inlined converter-curve helpers, the limit counter,
+# the cell look-up and the table-row view, and the reference-count pruning pass leaves
+# them in the step loop. Measured side by side (all ``_nrt=False`` removed, same
+# machine, 2026-11-27): one-cell UPS 95.7 instead of 45.7 ns per step, the 1000-cell
+# string (250 x 4, spread) 47.6 instead of 30.3 ns per cell-step. Dropping the option
+# needs helpers that take no arrays (the curves as scalars).
 @njit(cache=True, error_model="numpy", _nrt=False, fastmath={"contract"})
 def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, stat, ist,
          flags, lim_count, lim_steps, lim_energy, buf, ct):
@@ -1420,12 +1448,502 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
     return -1
 
 
+# ---- one simulated cell in the UPS (the lumped string): a specialised loop ------------
+# The representative cell of a lumped string (no spread, ECM without the charge-transfer
+# element, 1 to 3 RC elements) runs the same equations as _run's single-cell branch with
+# everything in locals: the cell's state, its table interval and values, the RC elements
+# (explicit slots, so no store-to-load round trip through memory on the step's
+# dependency chain) and the per-cell accumulators. The BMS is checked against the
+# current the closed form gives (``I (E - R I)`` grows with ``I`` up to ``E / 2R``, so a
+# power beyond a bound's power is a current beyond the bound): a handful of compares of
+# ``I R`` against the bounds' numerators as _group_source forms them, with a margin of
+# _BMS_MARGIN so that a demand within round-off of a bound, or beyond it, takes the exact
+# bound logic of _run (:func:`_one_bounds`); the counts and values are then _run's.
+_BMS_MARGIN = 1e-9
+NRC_ONE = 3  # RC elements the specialised loop holds in locals
+
+
+@njit(inline="always", error_model="numpy")
+def _bil_t(coef, b, dz, dt):
+    """:func:`_bil` grouped for a late ``dt``: ``(f00 + f_z dz) + dt (f_T + f_zT dz)``
+    (the temperature comes later in a step than the SOC: its heat first)."""
+    return (coef[b] + coef[b + 2] * dz) + dt * (coef[b + 1] + coef[b + 3] * dz)
+
+
+@njit(inline="always", error_model="numpy")
+def _rc_at(coef, b, dz, dt, h):
+    """An RC element's R_k, exp(-h/tau_k) and g_k at the interval's ``dz``, ``dt``."""
+    rk = _bil_t(coef, b, dz, dt)
+    decay, g = _expneg(h / _bil_t(coef, b + 4, dz, dt))
+    return rk, decay, g
+
+
+@njit(inline="always", error_model="numpy")
+def _one_bounds(es, rs, eh, rh, z, t, i_dis, i_chg, v_min, v_max, t_min, t_max, soc_min,
+                soc_max, m_p, inv_mp, m_s):
+    """_run's BMS bounds of one simulated cell (lumped string): the string current bounds
+    and their limits, as _run forms them. Returns (i_hi, k_hi, i_lo, k_lo)."""
+    gh = 1.0 / rh
+    _eg, _rg, b_dis, b_chg, b_vmin, b_vmax = _group_source(
+        1, eh, rh, gh, 0.0, 0.0, i_dis * rh - eh, -i_chg * rh - eh, m_p, inv_mp, v_min, v_max)
+    i_hi = b_dis
+    k_hi = L_IDIS
+    if b_vmin < i_hi:
+        i_hi = b_vmin
+        k_hi = L_VMIN
+    if 2.0 * rs * i_hi > es:
+        i_hi = es / (2.0 * rs)
+        k_hi = L_PMAX
+    if z <= soc_min:
+        i_hi = 0.0
+        k_hi = L_SOCMIN
+    if t >= t_max:
+        i_hi = 0.0
+        k_hi = L_TMAX
+    i_hi = max(i_hi, 0.0)
+    i_lo = b_chg
+    k_lo = L_ICHG
+    if b_vmax > i_lo:
+        i_lo = b_vmax
+        k_lo = L_VMAX
+    if z >= soc_max:
+        i_lo = 0.0
+        k_lo = L_SOCMAX
+    if t <= t_min:
+        i_lo = 0.0
+        k_lo = L_TMIN
+    if t >= t_max:
+        i_lo = 0.0
+        k_lo = L_TMAX
+    i_lo = min(i_lo, 0.0)
+    return i_hi, k_hi, i_lo, k_lo
+
+
+@njit(inline="always", error_model="numpy")
+def _one_look(row, dz, dt, t, tref, h, n_rc, v1, v2, v3, mean_hold):
+    """:func:`_lookup` of one cell from its interval's coefficient row (a view: constant
+    offsets, no index arithmetic) with the RC voltages in locals; the resistance factor
+    is 1 (a lumped string). Returns (U, dU/dT, r0, (R_k, exp(-h/tau_k), g_k) for three
+    slots, E_hold, R_hold, B, C); unused slots are (0, 1, 1)."""
+    du = row[2] + row[3] * dz
+    uu = (row[0] + row[1] * dz) + (t - tref) * du
+    r0 = _bil_t(row, 4, dz, dt)
+    r1, d1, g1 = _rc_at(row, 8, dz, dt, h)
+    e_mean = uu - g1 * v1
+    r_mean = r0 + r1 * (1.0 - g1)
+    r2 = 0.0
+    d2 = 1.0
+    g2 = 1.0
+    r3 = 0.0
+    d3 = 1.0
+    g3 = 1.0
+    if n_rc > 1:
+        r2, d2, g2 = _rc_at(row, 16, dz, dt, h)
+        e_mean -= g2 * v2
+        r_mean += r2 * (1.0 - g2)
+    if n_rc > 2:
+        r3, d3, g3 = _rc_at(row, 24, dz, dt, h)
+        e_mean -= g3 * v3
+        r_mean += r3 * (1.0 - g3)
+    if mean_hold:
+        eh = e_mean
+        rh = r_mean
+    else:
+        eh = uu - v1 - v2 - v3  # the unused slots' voltages are 0
+        rh = r0
+    cc = (uu - e_mean) - t * du
+    return uu, du, r0, r1, d1, g1, r2, d2, g2, r3, d3, g3, eh, rh, r_mean, cc
+
+
+@njit(inline="always", error_model="numpy")
+def _node_bounds(grid, n, i):
+    """The values between which ``x`` stays in interval ``i`` (what :func:`_walk` tests):
+    [grid[i], grid[i+1]), open below the first interval and above the last."""
+    lo = grid[i] if i > 0 else -np.inf
+    hi = grid[i + 1] if i < n - 2 else np.inf
+    return lo, hi
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, fastmath={"contract"})
+def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, lim_count,
+             lim_steps, lim_energy, buf):
+    """:func:`_run` in the UPS mode for one simulated cell without the charge-transfer
+    element and with 1 to :data:`NRC_ONE` RC elements (see above): the same arithmetic,
+    state and outputs. The sums and extremes of the channels it writes into ``buf``
+    (energies of the load, grid and battery, throughput, current squared, SOC,
+    temperature and cell voltage extremes) are left to :func:`_one_block_stats`, which
+    folds the block afterwards. Returns -1."""
+    # ---- unpack ----------------------------------------------------------------------
+    (soc, sbk, sb0, sinv, tg, tbk, tb0, tinv, flat, coef, width, tref, n_rc, _tau_min,
+     _has_ct) = tb
+    _n_s, _n_p, m_s, m_p, inv_q, _rmul, c_th, ha, t_cool, mean_hold = cl
+    i_dis, i_chg, v_min, v_max, t_min, t_max, soc_min, soc_max = bms
+    mult = m_s * m_p
+    inv_mp = 1.0 / m_p
+    inv_h = 1.0 / h
+    if ha > 0.0:
+        th_a = math.exp(-ha * h / c_th)
+        one_minus = -math.expm1(-ha * h / c_th)
+        th_b = t_cool * one_minus
+        th_c = one_minus / ha
+    else:
+        th_a = 1.0
+        th_b = 0.0
+        th_c = h / c_th
+    r_rated, r_irated, r_x, r_eta, r_a, r_b, r_pin, _r_pout = pl.rect
+    i_rated, i_irated, i_x, i_eta, i_a, i_b, i_pin, _i_pout = pl.inv
+    _d_rated, d_irated, d_x, d_eta, d_a, d_b, d_pin, d_pout = pl.dcdc
+    has_dcdc = pl.has_dcdc
+    rect_in_max = _in_of_out(r_irated, r_x, r_eta, r_a, r_b, r_rated)
+    smoothing = ctl.smoothing
+    alpha_f = 1.0 - math.exp(-h / ctl.tau_f) if ctl.tau_f > 0.0 else 1.0
+    ramp_h = ctl.ramp * h
+    soc_target = ctl.soc_target
+    soc_gain = ctl.e_string / ctl.restore_s
+    restore_max = ctl.restore_max
+    sch_start = sch.start
+    sch_value = sch.value
+    sch_slope = sch.slope
+    nseg = sch_start.shape[0]
+    ns = soc.shape[0]
+    nt = tg.shape[0]
+    z_lo = soc[0]
+    z_hi = soc[ns - 1]
+    t_lo = tg[0]
+    t_hi = tg[nt - 1]
+    dq = h * inv_q[0]
+    lo_margin = 1.0 - _BMS_MARGIN
+    # ---- the cell: state, table interval (and the values that keep it), look-ups -----
+    z = cs[0, 0]
+    t = cs[0, 1]
+    v1 = cs[0, 2]
+    v2 = cs[0, 3] if n_rc > 1 else 0.0
+    v3 = cs[0, 4] if n_rc > 2 else 0.0
+    zc = min(max(z, z_lo), z_hi)
+    i = _locate(zc, soc, ns, sbk, sbk.shape[0], sb0, sinv)
+    zi = soc[i]
+    zn_lo, zn_hi = _node_bounds(soc, ns, i)
+    j = 0
+    dt = 0.0
+    tj = 0.0
+    tn_lo = -np.inf
+    tn_hi = np.inf
+    if not flat:
+        tc = min(max(t, t_lo), t_hi)
+        j = _locate(tc, tg, nt, tbk, tbk.shape[0], tb0, tinv)
+        tj = tg[j]
+        tn_lo, tn_hi = _node_bounds(tg, nt, j)
+        dt = tc - tj
+    base = (i * (nt - 1) + j) * width
+    row = coef[base:base + width]
+    (uu, du, r0, r1, d1, g1, r2, d2, g2, r3, d3, g3, eh, rh, r_mean,
+     cc) = _one_look(row, zc - zi, dt, t, tref, h, n_rc, v1, v2, v3, mean_hold)
+    es = eh * m_s
+    rs = (rh * inv_mp) * m_s
+    # ---- local accumulators (written back at the end) --------------------------------
+    a_link = 0.0
+    a_lrect = 0.0
+    a_linv = 0.0
+    a_ldcdc = 0.0
+    a_irr = 0.0
+    a_rev = 0.0
+    a_chem = 0.0
+    a_resid = 0.0
+    a_cool = 0.0
+    s_gramp = stat[S_GRAMP]
+    s_lramp = stat[S_LRAMP]
+    pl_prev = stat[S_PLPREV]
+    pf = stat[S_PF]
+    pg_prev = stat[S_PGPREV]
+    seg = ist[K_SEG]
+    sg_inv = 0
+    sg_rin = 0
+    sg_rout = 0
+    flags_live = False
+    for q in range(NLIM):
+        if flags[q] != 0:
+            flags_live = True
+    k0 = ist[K_STEP]
+    n = u.shape[0]
+    for kk in range(n):
+        kg = k0 + kk
+        # ---- the UPS: load, source, controller ---------------------------------------
+        marked = False
+        p_load = u[kk]
+        p_ld = p_load
+        if p_ld > i_rated:
+            p_ld = i_rated
+            _mark(flags, lim_count, lim_steps, lim_energy, L_INV, (p_load - p_ld) * h)
+            marked = True
+        p_inv, sg_inv = _in_of_out_c(i_irated, i_x, i_eta, i_a, i_b, p_ld, sg_inv)
+        while seg + 1 < nseg and kg >= sch_start[seg + 1]:
+            seg += 1
+        cap = sch_value[seg] + sch_slope[seg] * (kg - sch_start[seg])
+        cap = min(cap, rect_in_max)
+        cap = max(cap, 0.0)
+        pf = pf + (p_inv - pf) * alpha_f
+        p_soc = (soc_target - z) * soc_gain
+        if p_soc > restore_max:
+            p_soc = restore_max
+        elif p_soc < -restore_max:
+            p_soc = -restore_max
+        p_dc = (pf if smoothing else p_inv) + p_soc
+        p_g, sg_rin = _in_of_out_c(r_irated, r_x, r_eta, r_a, r_b, p_dc, sg_rin)
+        # the rectifier's output: p_dc itself unless the grid power was limited (its
+        # curve's output of its input p_g(p_dc) is p_dc: out_of_in inverts in_of_out)
+        clamped = p_dc <= 0.0
+        if smoothing:
+            if p_g > pg_prev + ramp_h:
+                p_g = pg_prev + ramp_h
+                clamped = True
+            elif p_g < pg_prev - ramp_h:
+                p_g = pg_prev - ramp_h
+                clamped = True
+        if p_g > cap:
+            p_g = cap
+            clamped = True
+        if p_g < 0.0:
+            p_g = 0.0
+            clamped = True
+        p_rect = p_dc
+        if clamped:
+            p_rect, sg_rout = _out_of_in_c(r_irated, r_pin, r_eta, r_a, r_b, p_g, sg_rout)
+        p_link_dem = p_inv - p_rect
+        p_batt_dem = _battery_of_link(has_dcdc, d_irated, d_x, d_eta, d_a, d_b, p_link_dem)
+        # ---- the BMS: the closed-form current against the bounds (see above) ---------
+        disc = es * es - 4.0 * rs * p_batt_dem
+        within = disc > _BMS_MARGIN * (es * es)
+        current = 0.0
+        if within:
+            current = 2.0 * p_batt_dem / (es + math.sqrt(disc))
+            w = current * inv_mp * rh  # the cell's current times its resistance
+            if current > 0.0:
+                within = (w <= (eh + (i_dis * rh - eh)) * lo_margin
+                          and w <= (eh - v_min) * lo_margin and z > soc_min and t < t_max)
+            elif current < 0.0:
+                within = (w >= (eh + (-i_chg * rh - eh)) * lo_margin
+                          and w >= (eh - v_max) * lo_margin and z < soc_max and t > t_min
+                          and t < t_max)
+        unserved_dc = 0.0
+        if within:
+            p_batt = p_batt_dem
+            p_link = p_link_dem
+        else:
+            i_hi, k_hi, i_lo, k_lo = _one_bounds(es, rs, eh, rh, z, t, i_dis, i_chg, v_min,
+                                                 v_max, t_min, t_max, soc_min, soc_max, m_p,
+                                                 inv_mp, m_s)
+            p_hi = (es - rs * i_hi) * i_hi
+            p_lo = (es - rs * i_lo) * i_lo
+            if p_batt_dem > p_hi:
+                current = i_hi
+                p_batt = p_hi
+                p_link = _link_of_battery(has_dcdc, d_irated, d_pin, d_pout, d_eta, d_a, d_b,
+                                          p_batt)
+                need = p_inv - p_link
+                p_g_need = _in_of_out(r_irated, r_x, r_eta, r_a, r_b, need)
+                if p_g_need > cap:
+                    p_g = cap
+                    p_rect = _out_of_in(r_irated, r_pin, r_eta, r_a, r_b, cap)
+                    unserved_dc = need - p_rect
+                else:
+                    p_g = p_g_need
+                    p_rect = need
+                _mark(flags, lim_count, lim_steps, lim_energy, k_hi,
+                      (p_link_dem - p_link) * h)
+                marked = True
+            elif p_batt_dem < p_lo:
+                current = i_lo
+                p_batt = p_lo
+                p_link = _link_of_battery(has_dcdc, d_irated, d_pin, d_pout, d_eta, d_a, d_b,
+                                          p_batt)
+                p_rect = p_inv - p_link
+                p_g = _in_of_out(r_irated, r_x, r_eta, r_a, r_b, p_rect)
+                _mark(flags, lim_count, lim_steps, lim_energy, k_lo,
+                      (p_link - p_link_dem) * h)
+                marked = True
+            else:
+                p_batt = p_batt_dem
+                p_link = p_link_dem
+                current = _power_to_current(es, rs, p_batt)
+        if unserved_dc > 0.0:
+            p_inv_srv = p_inv - unserved_dc
+            p_served = _out_of_in(i_irated, i_pin, i_eta, i_a, i_b, p_inv_srv)
+            _mark(flags, lim_count, lim_steps, lim_energy, L_UNSERVED, (p_ld - p_served) * h)
+            marked = True
+        else:
+            p_inv_srv = p_inv
+            p_served = p_ld
+        p_unserved = p_load - p_served
+        if kg > 0:
+            dg = abs(p_g - pg_prev)
+            if smoothing and dg > ramp_h * (1.0 + 1e-9) + 1e-9:
+                _mark(flags, lim_count, lim_steps, lim_energy, L_RAMP, (dg - ramp_h) * h)
+                marked = True
+            s_gramp = max(s_gramp, dg * inv_h)
+            dl = abs(p_load - pl_prev) * inv_h
+            s_lramp = max(s_lramp, dl)
+        pl_prev = p_load
+        pg_prev = p_g
+        l_rect = p_g - p_rect
+        l_inv = p_inv_srv - p_served
+        l_dcdc = p_batt - p_link
+        a_lrect += l_rect
+        a_linv += l_inv
+        a_ldcdc += l_dcdc
+        a_link += p_link
+        if marked or flags_live:
+            for q in range(NLIM):
+                flags[q] = 1 if flags[q] == 2 else 0
+            flags_live = marked
+        buf[CH_LOAD, kk] = p_load
+        buf[CH_SERVED, kk] = p_served
+        buf[CH_GRID, kk] = p_g
+        buf[CH_BATT, kk] = p_batt
+        buf[CH_I, kk] = current
+        buf[CH_V, kk] = es - rs * current
+        buf[CH_SOC, kk] = z
+        buf[CH_TMAX, kk] = t
+        buf[CH_SOCMIN, kk] = z
+        buf[CH_SOCMAX, kk] = z
+        buf[CH_LOSS, kk] = l_rect + l_inv + l_dcdc
+        buf[CH_UNSERVED, kk] = p_unserved
+        # ---- the cell over the step: exact ZOH of its RC voltages, heat, T, SOC -------
+        ic = current * inv_mp
+        vinf = r1 * ic
+        dd = v1 - vinf
+        vavg = vinf + dd * g1
+        v1 = vinf + dd * d1
+        if n_rc > 1:
+            vinf = r2 * ic
+            dd = v2 - vinf
+            vavg += vinf + dd * g2
+            v2 = vinf + dd * d2
+        if n_rc > 2:
+            vinf = r3 * ic
+            dd = v3 - vinf
+            vavg += vinf + dd * g3
+            v3 = vinf + dd * d3
+        qc = ic * (ic * r_mean + cc)
+        q_irr = r0 * ic * ic + ic * vavg
+        v_hold = eh - rh * ic
+        v_true = uu - r0 * ic - vavg
+        tn = t * th_a + th_b + qc * th_c
+        q_rev = -ic * t * du
+        a_irr += q_irr
+        a_rev += q_rev
+        a_chem += uu * ic
+        a_resid += ic * (v_hold - v_true)
+        a_cool += qc * h - c_th * (tn - t)
+        buf[CH_VCMIN, kk] = v_hold
+        buf[CH_VCMAX, kk] = v_hold
+        buf[CH_HEAT, kk] = (q_irr + q_rev) * mult
+        z = z - ic * dq
+        t = tn
+        # ---- its look-ups at the new state: the interval moves only when the state
+        # leaves it (the same interval as _walk's, which then runs) ----------------------
+        zc = min(max(z, z_lo), z_hi)
+        moved = False
+        if zc >= zn_hi or zc < zn_lo:
+            i = _walk(zc, soc, ns, i)
+            zi = soc[i]
+            zn_lo, zn_hi = _node_bounds(soc, ns, i)
+            moved = True
+        if not flat:
+            tc = min(max(t, t_lo), t_hi)
+            if tc >= tn_hi or tc < tn_lo:
+                j = _walk(tc, tg, nt, j)
+                tj = tg[j]
+                tn_lo, tn_hi = _node_bounds(tg, nt, j)
+                moved = True
+            dt = tc - tj
+        if moved:
+            base = (i * (nt - 1) + j) * width
+            row = coef[base:base + width]
+        (uu, du, r0, r1, d1, g1, r2, d2, g2, r3, d3, g3, eh, rh, r_mean,
+         cc) = _one_look(row, zc - zi, dt, t, tref, h, n_rc, v1, v2, v3, mean_hold)
+        es = eh * m_s
+        rs = (rh * inv_mp) * m_s
+    # ---- write back ------------------------------------------------------------------
+    cs[0, 0] = z
+    cs[0, 1] = t
+    cs[0, 2] = v1
+    if n_rc > 1:
+        cs[0, 3] = v2
+    if n_rc > 2:
+        cs[0, 4] = v3
+    idx[0, 0] = i
+    idx[0, 1] = j
+    acc[E_LINK] += a_link * h
+    acc[E_LRECT] += a_lrect * h
+    acc[E_LINV] += a_linv * h
+    acc[E_LDCDC] += a_ldcdc * h
+    acc[E_IRR] += a_irr * h * mult
+    acc[E_REV] += a_rev * h * mult
+    acc[E_CHEM] += a_chem * h * mult
+    acc[E_RESID] += a_resid * h * mult
+    acc[E_COOL] += a_cool * mult
+    # the state after the last step (the steps' starts are in buf)
+    stat[S_ZMIN] = min(stat[S_ZMIN], z)
+    stat[S_ZMAX] = max(stat[S_ZMAX], z)
+    stat[S_TMIN] = min(stat[S_TMIN], t)
+    stat[S_TMAX] = max(stat[S_TMAX], t)
+    stat[S_GRAMP] = s_gramp
+    stat[S_LRAMP] = s_lramp
+    stat[S_PLPREV] = pl_prev
+    stat[S_PF] = pf
+    stat[S_PGPREV] = pg_prev
+    ist[K_STEP] = k0 + n
+    ist[K_SEG] = seg
+    return -1
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FOLD_FM)
+def _one_block_stats(buf, ibuf, n, h, inv_mp, acc, stat, cacc, sc, t_end):
+    """The sums and extremes :func:`_run_one` leaves to the block: the energies of the
+    load, grid and battery, the string's throughput and current squared, the cell's
+    (``cacc``: current times ``1/m_p``), the extremes of SOC, temperature and cell voltage
+    and the largest cell current, from the block's ``n`` steps in ``buf`` (vectorised
+    as :func:`_reduce`: sums reassociated, extremes exact). ``sc``: a scratch double
+    (:func:`_kval`)."""
+    isc = sc.view(np.int64)
+    big = _okey(np.int64(0x7FF0000000000000))  # +inf's key
+    for q, e in ((CH_GRID, E_GRID), (CH_LOAD, E_LOAD), (CH_SERVED, E_SERVED),
+                 (CH_UNSERVED, E_UNSERVED), (CH_BATT, E_BATT)):
+        acc[e] += _sum_row(buf[q], 0, n) * h
+    lo, hi, _s = _fold_row(buf[CH_SOC], ibuf[CH_SOC], 0, n, big, -big)
+    stat[S_ZMIN] = min(stat[S_ZMIN], _kval(lo, sc, isc))
+    stat[S_ZMAX] = max(stat[S_ZMAX], _kval(hi, sc, isc))
+    lo, hi, _s = _fold_row(buf[CH_TMAX], ibuf[CH_TMAX], 0, n, big, -big)
+    stat[S_TMIN] = min(stat[S_TMIN], _kval(lo, sc, isc))
+    stat[S_TMAX] = max(stat[S_TMAX], _kval(hi, sc, isc))
+    cacc[0, 2] = max(cacc[0, 2], _kval(hi, sc, isc), t_end)  # and after the last step
+    lo, hi, _s = _fold_row(buf[CH_VCMIN], ibuf[CH_VCMIN], 0, n, big, -big)
+    stat[S_VCMIN] = min(stat[S_VCMIN], _kval(lo, sc, isc))
+    stat[S_VCMAX] = max(stat[S_VCMAX], _kval(hi, sc, isc))
+    cur = buf[CH_I, :n]
+    icur = ibuf[CH_I, :n]
+    s1 = 0.0
+    s2 = 0.0
+    mx = np.int64(0)
+    for r in range(cur.shape[0]):
+        x = cur[r]
+        s1 += abs(x)
+        s2 += x * x
+        mx = max(mx, icur[r] & _MAG)  # |x|'s bits: ordered as |x|
+    acc[E_THRU] += s1 * h
+    acc[E_I2] += s2 * h
+    cacc[0, 0] += s1 * inv_mp * h
+    cacc[0, 1] += s2 * (inv_mp * inv_mp) * h
+    stat[S_IABS] = max(stat[S_IABS], _kval(mx, sc, isc) * inv_mp)
+
+
 @njit(cache=True, error_model="numpy", _nrt=False)  # see _run
 def _drive(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, stat, ist,
            flags, lim_count, lim_steps, lim_energy, buf, ibuf, bins, bin_acc, ibin_acc,
-           bin_steps, spec, spec_acc, spec_steps, full, full_pos, ct):
-    """:func:`_run` over ``u`` in blocks of the buffer's length, each folded into the bins
-    (:func:`_reduce`) and copied into ``full`` (when it has columns) at ``full_pos``.
+           bin_steps, spec, spec_acc, spec_steps, full, full_pos, ct, one):
+    """:func:`_run` (:func:`_run_one` when ``one``: see :func:`one_cell_loop`) over ``u``
+    in blocks of the buffer's length, each folded into the bins (:func:`_reduce`) and
+    copied into ``full`` (when it has columns) at ``full_pos``.
 
     The buffer is small (a few thousand steps: it stays in the core's cache while it is
     written and folded). Returns -1, or the global step that failed.
@@ -1433,10 +1951,16 @@ def _drive(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, 
     n = u.shape[0]
     nb = buf.shape[1]
     keep = full.shape[1] > 0
+    inv_mp = 1.0 / cl.m_p
     for a in range(0, n, nb):
         b = min(n, a + nb)
-        fail = _run(mode, tb, cl, bms, pl, ctl, sch, u[a:b], h, cs, scr, idx, grp, cacc, acc,
-                    stat, ist, flags, lim_count, lim_steps, lim_energy, buf, ct)
+        if one:
+            fail = _run_one(tb, cl, bms, pl, ctl, sch, u[a:b], h, cs, idx, acc, stat, ist, flags,
+                            lim_count, lim_steps, lim_energy, buf)
+            _one_block_stats(buf, ibuf, b - a, h, inv_mp, acc, stat, cacc, grp[0], cs[0, 1])
+        else:
+            fail = _run(mode, tb, cl, bms, pl, ctl, sch, u[a:b], h, cs, scr, idx, grp, cacc,
+                        acc, stat, ist, flags, lim_count, lim_steps, lim_energy, buf, ct)
         if fail >= 0:
             return fail
         _reduce(buf, ibuf, b - a, bins, bin_acc, ibin_acc, ist, bin_steps, spec, spec_acc,
@@ -1791,6 +2315,18 @@ BLOCK_STEPS = 2048
 _NO_FULL = np.zeros((NCH, 0))
 
 
+def one_cell_loop(mode: int, params: StringParams) -> bool:
+    """Whether :func:`run_chunk` runs the specialised one-cell UPS loop (:func:`_run_one`):
+    the UPS mode, one simulated cell (a lumped string, or a string of one cell) with
+    resistance factor 1, 1 to :data:`NRC_ONE` RC elements and no charge-transfer element.
+    Otherwise (and when the work arrays hold ``generic=True``, for tests) the general
+    loop :func:`_run`, which gives the same results to round-off."""
+    cl = params.cells
+    return bool(mode == MODE_UPS and not params.tables.has_ct and cl.n_s == 1
+                and cl.n_p == 1 and 1 <= params.tables.n_rc <= NRC_ONE
+                and float(cl.rmul[0]) == 1.0)
+
+
 def run_chunk(mode: int, params: StringParams, plant, control, schedule, u: np.ndarray,
               dt_s: float, w: dict, final: bool) -> int:
     """Advance the work arrays ``w`` over ``u`` (any length; one compiled call that works
@@ -1807,9 +2343,11 @@ def run_chunk(mode: int, params: StringParams, plant, control, schedule, u: np.n
                       u, float(dt_s), w["cs"], w["scr"], w["idx"], w["grp"], w["cacc"],
                       w["acc"], w["stat"], w["ist"], w["flags"], w["lim_count"],
                       w["lim_steps"], w["lim_energy"], w["buf"], w["buf"].view(np.int64),
-                      w["bins"], w["bin_acc"], w["bin_acc"].view(np.int64), w["bin_steps"], w["spec"], w["spec_acc"], w["spec_steps"],
+                      w["bins"], w["bin_acc"], w["bin_acc"].view(np.int64), w["bin_steps"],
+                      w["spec"], w["spec_acc"], w["spec_steps"],
                       _NO_FULL if full is None else full, w["full_pos"],
-                      True if params.tables.has_ct else None))
+                      True if params.tables.has_ct else None,
+                      one_cell_loop(mode, params) and not w.get("generic", False)))
     if fail >= 0:
         return fail
     ist = w["ist"]
