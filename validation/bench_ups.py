@@ -34,6 +34,9 @@ What is measured, side by side in one run (figures to validation/bench_ups.json)
   (``piecewise_constant_current``): IDAKLU restarts at each edge and takes long steps in
   between; outputs interpolated at 1 ms. 60 s, extrapolated to the hour; ours on the same
   square swing (``simulate_string``-style power mode, no controller) for the full hour.
+- **The one-cell loop.** The kernel's specialised one-cell UPS loop (what simulate_ups
+  runs for the lumped string) against its general loop on the same hour, kernel calls
+  only, side by side.
 - **Strings.** 1,000 cells with 2 % capacity and 5 % resistance spread, every cell
   simulated (250 x 4 and 1000 x 1), controller on: cell-steps per second.
 - **Agreement.** Kernel vs ``simulate_ecm`` (same steps, "start" hold), vs
@@ -222,6 +225,34 @@ def ours_hour(ecm, load, cfg, runs=REPEATS) -> dict:
         "decimated_result_MB": res.nbytes / 1e6,
         "run_peak_traced_MB": peak / 1e6,
     }
+
+
+def ours_loops(ecm, load, cfg, runs=3) -> dict:
+    """The one-cell UPS hour through the kernel's specialised one-cell loop (what
+    simulate_ups runs for a lumped string) and through its general loop, side by side
+    (kernel calls only, bins as simulate_ups: the loops' own cost)."""
+    from cellmodels.ups import kernel as K
+    from cellmodels.ups import system as S
+    from cellmodels.ups import ups_params
+
+    params = ups_params(ecm, cfg, DT)
+    chunk = 100_000
+    out = {}
+    for name, generic in (("specialised_one_cell_loop", False), ("general_loop", True)):
+        def run(generic=generic):
+            state = S.init(params, load_W=float(load[0]))
+            w = S._work(params, state, load.size, 1000, 4, False, chunk)
+            w["generic"] = generic
+            for a in range(0, load.size, chunk):
+                K.run_chunk(K.MODE_UPS, params.string, params.plant, params.control,
+                            params.schedule, load[a:a + chunk], DT, w, a + chunk >= load.size)
+            return w
+
+        run()  # warm-up
+        cpus = [timed(run)[2] for _ in range(runs)]
+        out[name] = {"cpu_s": cpus, "ns_per_step_cpu_best": min(cpus) / load.size * 1e9}
+    out["used_by_simulate_ups"] = bool(K.one_cell_loop(K.MODE_UPS, params.string))
+    return out
 
 
 def ours_string_speed(ecm, n_series, n_parallel, seconds=20.0, runs=REPEATS) -> dict:
@@ -520,6 +551,9 @@ def _bench(args) -> dict:
     report["ours_one_hour"]["energy_balance_relative"] = abs(
         res.energy_balance_residual_J()) / e["load_served_J"]
 
+    print("ours: the one-cell loop against the general loop ...", flush=True)
+    report["ours_one_hour_loops"] = ours_loops(ecm, load, cfg)
+
     print("ours: 1000-cell strings ...", flush=True)
     report["strings"] = [ours_string_speed(ecm, 250, 4), ours_string_speed(ecm, 1000, 1)]
 
@@ -678,6 +712,9 @@ def _bench(args) -> dict:
     report["speed_summary"] = {
         "one_cell_ups_ns_per_step": ours["ns_per_step_cpu_best"],
         "one_cell_ups_steps_per_s": ours["cell_steps_per_s_cpu_best"],
+        "one_cell_ups_kernel_ns_per_step": {
+            k: v["ns_per_step_cpu_best"] for k, v in report["ours_one_hour_loops"].items()
+            if isinstance(v, dict)},
         "one_cell_power_mode_square_swing_ns_per_step":
             best["ours_same_square_swing_ns_per_step"],
         "strings_ns_per_cell_step": {s["layout"]: s["ns_per_cell_step_cpu_best"]
