@@ -185,7 +185,8 @@ def base_name(name: str) -> str:
 
 def load_case_cell(name: str):
     """A cell by name; ``<set>@De_x<k>`` is the set with its electrolyte diffusivity
-    multiplied by ``k`` (the depletion diagnostic), as a cell of its own name and hash."""
+    multiplied by ``k`` (the depletion diagnostic): same name (PyBaMM options that look the
+    set up by name, e.g. heat-of-mixing support, see the same OCPs), its own hash."""
     import copy
     import dataclasses
     import hashlib
@@ -201,7 +202,7 @@ def load_case_cell(name: str):
     d_e = elec["Diffusivity [m2.s-1]"]
     elec["Diffusivity [m2.s-1]"] = (f"{float(factor)!r} * ({d_e})" if isinstance(d_e, str)
                                     else float(factor) * float(d_e))
-    return dataclasses.replace(cell, name=name, bpx=doc, sha256=hashlib.sha256(
+    return dataclasses.replace(cell, bpx=doc, sha256=hashlib.sha256(
         (cell.sha256 + name).encode()).hexdigest())
 
 
@@ -213,14 +214,15 @@ def grid_temperatures(cell) -> tuple[float, ...]:
     return tuple(sorted({*TEST_TEMPERATURES_K, extra, *HOT_GRID_K.get(base_name(cell.name), ())}))
 
 
-def identify(cell, out_dir: Path = OUT_DIR):
-    """Identify the cell's ECM on the case's grid and save it; return the identifier."""
+def identify(cell, out_dir: Path = OUT_DIR, label: str | None = None):
+    """Identify the cell's ECM on the case's grid and save it as ``<label>.ecm.h5``
+    (default: the cell's name); return the identifier."""
     from cellmodels.reduction import save_ecm
     from cellmodels.reduction.identify import ECMIdentifier
 
     ident = ECMIdentifier(temperature_K=grid_temperatures(cell),
                           **IDENT_SETTINGS.get(base_name(cell.name), {})).fit(cell)
-    save_ecm(ident.ecm_, Path(out_dir) / f"{cell.name}.ecm.h5")
+    save_ecm(ident.ecm_, Path(out_dir) / f"{label or cell.name}.ecm.h5")
     return ident
 
 
@@ -391,7 +393,7 @@ def _variants(name: str) -> list[tuple[str, float, bool]]:
 def _identify_job(name: str, out_dir: Path):
     """(identifier, None) or (None, (message, traceback)): for a worker process."""
     try:
-        return identify(load_case_cell(name), out_dir), None
+        return identify(load_case_cell(name), out_dir, name), None
     except Exception as exc:  # noqa: BLE001 - reported by _run_cell
         return None, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
@@ -423,7 +425,7 @@ def _run_cell(cell_name: str, fig_dir: Path, temperatures, out_dir: Path, length
                 if err is not None:
                     raise RuntimeError(f"{err[0]} (in a worker:\n{err[1]})")
             else:
-                ident = identify(cell, out_dir)
+                ident = identify(cell, out_dir, name)
         except Exception as exc:  # noqa: BLE001 - reported, never hidden
             failures.append(f"{name}: identification failed: {type(exc).__name__}: {exc}")
             notes.append(f"{name} identification traceback:\n```\n{traceback.format_exc()}```")
