@@ -225,8 +225,8 @@ def _expneg(x):
     """``exp(-x)`` and ``(1 - exp(-x)) / x`` for x > 0.
 
     Below 2^-8 (tau > 0.26 s at 1 ms steps) ``g = (1 - exp(-x)) / x`` by its Taylor
-    series to x^6, evaluated by Estrin's scheme (truncation below 3e-21 relative: exact in
-    double precision), and ``exp(-x) = 1 - x g`` (``x g`` < 2^-8, so g's last-bit error
+    series to x^5, evaluated by Estrin's scheme (truncation x^6/5040 < 7e-19 relative:
+    exact in double precision), and ``exp(-x) = 1 - x g`` (``x g`` < 2^-8, so g's last-bit error
     enters exp(-x) 256 times smaller: exact to round-off), shorter on the step's
     dependency chain than the library exp and half the series' operations; else the
     library's.
@@ -235,7 +235,7 @@ def _expneg(x):
         x2 = x * x
         x4 = x2 * x2
         g = ((1.0 - x * 0.5) + x2 * (1.0 / 6 - x * (1.0 / 24))
-             + x4 * ((1.0 / 120 - x * (1.0 / 720)) + x2 * (1.0 / 5040)))
+             + x4 * (1.0 / 120 - x * (1.0 / 720)))
         return 1.0 - x * g, g
     d = math.exp(-x)
     return d, (1.0 - d) / x
@@ -1571,8 +1571,9 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
     element and with 1 to :data:`NRC_ONE` RC elements (see above): the same arithmetic,
     state and outputs. The sums and extremes of the channels it writes into ``buf``
     (energies of the load, grid and battery, throughput, current squared, SOC,
-    temperature and cell voltage extremes) are left to :func:`_one_block_stats`, which
-    folds the block afterwards. Returns -1."""
+    temperature and cell voltage extremes; without a DC/DC, the link's energy: the
+    battery's) are left to :func:`_one_block_stats`, which folds the block afterwards.
+    Returns -1."""
     # ---- unpack ----------------------------------------------------------------------
     (soc, sbk, sb0, sinv, tg, tbk, tb0, tinv, flat, coef, width, tref, n_rc, _tau_min,
      _has_ct) = tb
@@ -1649,7 +1650,8 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
     a_rev = 0.0
     a_chem = 0.0
     a_resid = 0.0
-    a_cool = 0.0
+    a_q = 0.0  # the cells' heat; to the coolant: it less the heat stored (at the end)
+    t_start = t
     s_gramp = stat[S_GRAMP]
     s_lramp = stat[S_LRAMP]
     pl_prev = stat[S_PLPREV]
@@ -1789,8 +1791,9 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
         l_dcdc = p_batt - p_link
         a_lrect += l_rect
         a_linv += l_inv
-        a_ldcdc += l_dcdc
-        a_link += p_link
+        if has_dcdc:  # else the link's power is the battery's (_one_block_stats), no loss
+            a_ldcdc += l_dcdc
+            a_link += p_link
         if marked or flags_live:
             for q in range(NLIM):
                 flags[q] = 1 if flags[q] == 2 else 0
@@ -1833,7 +1836,7 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
         a_rev += q_rev
         a_chem += uu * ic
         a_resid += ic * (v_hold - v_true)
-        a_cool += qc * h - c_th * (tn - t)
+        a_q += qc
         buf[CH_VCMIN, kk] = v_hold
         buf[CH_VCMAX, kk] = v_hold
         buf[CH_HEAT, kk] = (q_irr + q_rev) * mult
@@ -1881,7 +1884,7 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
     acc[E_REV] += a_rev * h * mult
     acc[E_CHEM] += a_chem * h * mult
     acc[E_RESID] += a_resid * h * mult
-    acc[E_COOL] += a_cool * mult
+    acc[E_COOL] += (a_q * h - c_th * (t - t_start)) * mult
     # the state after the last step (the steps' starts are in buf)
     stat[S_ZMIN] = min(stat[S_ZMIN], z)
     stat[S_ZMAX] = max(stat[S_ZMAX], z)
@@ -1898,7 +1901,7 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FOLD_FM)
-def _one_block_stats(buf, ibuf, n, h, inv_mp, acc, stat, cacc, sc, t_end):
+def _one_block_stats(buf, ibuf, n, h, inv_mp, acc, stat, cacc, sc, t_end, has_dcdc):
     """The sums and extremes :func:`_run_one` leaves to the block: the energies of the
     load, grid and battery, the string's throughput and current squared, the cell's
     (``cacc``: current times ``1/m_p``), the extremes of SOC, temperature and cell voltage
@@ -1908,8 +1911,12 @@ def _one_block_stats(buf, ibuf, n, h, inv_mp, acc, stat, cacc, sc, t_end):
     isc = sc.view(np.int64)
     big = _okey(np.int64(0x7FF0000000000000))  # +inf's key
     for q, e in ((CH_GRID, E_GRID), (CH_LOAD, E_LOAD), (CH_SERVED, E_SERVED),
-                 (CH_UNSERVED, E_UNSERVED), (CH_BATT, E_BATT)):
+                 (CH_UNSERVED, E_UNSERVED)):
         acc[e] += _sum_row(buf[q], 0, n) * h
+    batt = _sum_row(buf[CH_BATT], 0, n) * h
+    acc[E_BATT] += batt
+    if not has_dcdc:
+        acc[E_LINK] += batt  # the battery on the link itself
     lo, hi, _s = _fold_row(buf[CH_SOC], ibuf[CH_SOC], 0, n, big, -big)
     stat[S_ZMIN] = min(stat[S_ZMIN], _kval(lo, sc, isc))
     stat[S_ZMAX] = max(stat[S_ZMAX], _kval(hi, sc, isc))
@@ -1957,7 +1964,8 @@ def _drive(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, 
         if one:
             fail = _run_one(tb, cl, bms, pl, ctl, sch, u[a:b], h, cs, idx, acc, stat, ist, flags,
                             lim_count, lim_steps, lim_energy, buf)
-            _one_block_stats(buf, ibuf, b - a, h, inv_mp, acc, stat, cacc, grp[0], cs[0, 1])
+            _one_block_stats(buf, ibuf, b - a, h, inv_mp, acc, stat, cacc, grp[0], cs[0, 1],
+                             pl.has_dcdc)
         else:
             fail = _run(mode, tb, cl, bms, pl, ctl, sch, u[a:b], h, cs, scr, idx, grp, cacc,
                         acc, stat, ist, flags, lim_count, lim_steps, lim_energy, buf, ct)
