@@ -856,8 +856,8 @@ def run_measured(fig_dir: Path, out_dir: Path = OUT_DIR, dfn_check: bool = True)
         "(the 10 degC SoC1 pulses stop early in the data, so does the input). "
         "dfn_rmse_cell1_mV: the DFN (lumped) run on the first cell with the same input; "
         "ecm_vs_dfn_rmse_mV: ECM against that DFN run. ecm_warned: validity warnings of "
-        "the ECM runs (at 45 degC = the grid's top the cell's own heating passes it by a "
-        "fraction of a kelvin; the tables are clamped). Outside the ECM's validity "
+        "the ECM runs (a run at the grid's top temperature passes it by the cell's own "
+        "heating, a fraction of a kelvin; the tables are clamped). Outside the ECM's validity "
         f"(temperature {lo:g}-{hi:g} K, initial SOC {ecm.validity['soc_min']:g}-"
         f"{ecm.validity['soc_max']:g}), not evaluated: {', '.join(outside) or 'none'}.")
     return CaseResult(
