@@ -43,24 +43,24 @@ def make_ecm(**changes):
     temps = np.array([273.15, 298.15, 318.15])
     s, t = np.meshgrid(soc, temps, indexing="ij")
     r0 = 2e-3 * (1 + 0.6 * (1 - s) ** 2) * np.exp(2000 * (1 / t - 1 / 298.15))
-    kw = dict(
-        name="test",
-        capacity_Ah=10.0,
-        soc=soc,
-        temperature_K=temps,
-        ocv_V=3.0 + 1.2 * soc - 0.05 * np.sin(6 * soc),
-        docv_dT_V_per_K=-1e-4 + 2e-4 * soc,
-        r0_Ohm=r0,
-        rc_R_Ohm=np.stack([0.5 * r0, 0.3 * r0 * (1 + s)]),
-        rc_tau_s=np.stack([2.0 + s, 60.0 * (1 + 0.2 * (t - 273.15) / 45)]),
-        thermal_mass_J_per_K=100.0,
-        heat_transfer_W_per_K=0.5,
-        limits={"voltage_min_V": 2.5, "voltage_max_V": 4.2},
-        validity={"soc_min": 0.1, "soc_max": 0.9, "temperature_min_K": 273.15,
+    kw = {
+        "name": "test",
+        "capacity_Ah": 10.0,
+        "soc": soc,
+        "temperature_K": temps,
+        "ocv_V": 3.0 + 1.2 * soc - 0.05 * np.sin(6 * soc),
+        "docv_dT_V_per_K": -1e-4 + 2e-4 * soc,
+        "r0_Ohm": r0,
+        "rc_R_Ohm": np.stack([0.5 * r0, 0.3 * r0 * (1 + s)]),
+        "rc_tau_s": np.stack([2.0 + s, 60.0 * (1 + 0.2 * (t - 273.15) / 45)]),
+        "thermal_mass_J_per_K": 100.0,
+        "heat_transfer_W_per_K": 0.5,
+        "limits": {"voltage_min_V": 2.5, "voltage_max_V": 4.2},
+        "validity": {"soc_min": 0.1, "soc_max": 0.9, "temperature_min_K": 273.15,
                   "temperature_max_K": 318.15, "current_max_A": 100.0},
-        error={"rmse_V": 1.2e-3},
-        provenance={"cell": "x", "sha256": "0" * 64},
-    )
+        "error": {"rmse_V": 1.2e-3},
+        "provenance": {"cell": "x", "sha256": "0" * 64},
+    }
     kw.update(changes)
     return ECM(**kw)
 
@@ -485,7 +485,7 @@ def test_hostile_name_and_provenance_stay_data(tmp_path):
     with zipfile.ZipFile(plain) as zf:
         for name, text in c_files.items():
             assert "int evil()" not in text and "<script>" not in text
-            unguid = re.compile(r"^#define ECM_(GUID|STATE_TAG) .*$", re.M)
+            unguid = re.compile(r"^#define ECM_(GUID|STATE_TAG) .*$", re.MULTILINE)
             assert unguid.sub("", text) == unguid.sub("", zf.read(name).decode()), name
     # and it runs
     rows = [(0.0, 50.0), (10.0, 50.0)]
