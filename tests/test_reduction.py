@@ -275,3 +275,36 @@ def test_electrolyte_diagnostic_cell_scales_only_the_electrolyte_diffusivity():
         pb.evaluate(pb["Electrolyte conductivity [S.m-1]"](*args)), rel=1e-12)
     assert grid_temperatures(diag) == grid_temperatures(base)
     assert max(grid_temperatures(base)) > base.temperature_range_K[1]
+
+
+def test_thermal_floor_is_zero_for_the_ecms_own_run_and_sees_a_different_heat(fitted, cell):
+    """``thermal_floor`` (the reduction case's measure of how well the ECM's heat equation
+    can follow the DFN's) drives the ECM's thermal equation by a reference voltage and
+    temperature. Driven by the ECM's own thermal run it gives that run back: the only
+    difference is that it holds the heat over each 50 ms output interval where
+    simulate_ecm averages the RC heat exactly over its sub-steps (measured 5e-4 K on a
+    1.1 K rise; tolerance 1e-3 K). A reference that is 5 K hotter is seen at its full size."""
+    import dataclasses
+
+    from validation.case_reduction import thermal_floor
+
+    ident, _ = fitted
+    # a 50x lighter cell, so that the 40 s load heats it by kelvins, not by 0.04 K
+    ecm = dataclasses.replace(ident.ecm_,
+                              thermal_mass_J_per_K=ident.ecm_.thermal_mass_J_per_K / 50.0)
+    _, _, t, i = held_out(cell.capacity_Ah)
+    with pytest.warns(ValidityWarning):  # one-temperature grid; the run heats above it
+        run = simulate_ecm(ecm, t, current_A=i, initial_soc=0.6,
+                           temperature_K=TEMPERATURE_K, thermal=True)
+    rise = float(np.max(run.temperature_K) - TEMPERATURE_K)
+    assert rise > 0.5, rise  # the check is not trivial: the run heats
+    floor = thermal_floor(ecm, t, i, run.voltage_V, run.temperature_K, TEMPERATURE_K,
+                          0.6)
+    assert floor[0] == 0.0
+    assert np.max(np.abs(floor)) < 1e-3, np.max(np.abs(floor))
+    # a reference 5 K hotter after its first sample: the floor sees -5 K (to the few mK
+    # by which 5 K moves the heat through U(z, T) and T dU/dT)
+    ref = run.temperature_K.copy()
+    ref[1:] += 5.0
+    hot = thermal_floor(ecm, t, i, run.voltage_V, ref, TEMPERATURE_K, 0.6)
+    np.testing.assert_allclose(hot[1:], -5.0, atol=0.05)
