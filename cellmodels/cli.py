@@ -30,13 +30,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_reduce(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .reduction import save_ecm
     from .reduction.identify import ECMIdentifier
 
     kwargs = {"n_rc": args.n_rc, "model": args.model, "amplitude": args.amplitude,
-              "current_dependence": args.current_dependence}
+              "current_dependence": args.current_dependence, "rest_s": args.rest,
+              "centre_soc": args.centre_soc, "beyond_validity_K": args.beyond_validity}
     if args.temperatures:
         kwargs["temperature_K"] = [t + 273.15 for t in args.temperatures]
+    if args.soc_points is not None:
+        if not 2 <= args.soc_points <= 201:
+            print(f"cellmodels reduce: --soc-points must be an integer in [2, 201]; got "
+                  f"{args.soc_points}.", file=sys.stderr)
+            return 2
+        kwargs["soc"] = tuple(np.round(np.linspace(0.05, 0.95, args.soc_points), 6))
     ident = ECMIdentifier(**kwargs).fit(args.cell, progress=True)
     path = save_ecm(ident.ecm_, args.out)
     e = ident.ecm_
@@ -186,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scale of the identification sequence's currents (default 1)")
     p.add_argument("--temperatures", type=float, nargs="*", default=None,
                    help="identification temperatures [degC] (default: 4 across the range)")
+    p.add_argument("--rest", type=float, default=120.0,
+                   help="rest after the identification sequence [s] (default 120); a long "
+                        "rest (e.g. 900) lets the slowest RC pair see solid diffusion")
+    p.add_argument("--centre-soc", action="store_true",
+                   help="centre each grid point's sequence on its SOC")
+    p.add_argument("--soc-points", type=int, default=None,
+                   help="SOC grid points, evenly over 0.05-0.95 (default 11)")
+    p.add_argument("--beyond-validity", type=float, default=0.0,
+                   help="how far [K] the temperature grid may extend past the cell's "
+                        "validity range (default 0)")
     p.set_defaults(func=_cmd_reduce)
 
     p = sub.add_parser("export", help="export an ECM file to FMU, PyBaMM or JSON")

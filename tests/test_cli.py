@@ -10,7 +10,7 @@ def test_dcr_unknown_cell_lists_available(capsys):
 
 
 def test_dcr_writes_table_and_png(tmp_path, capsys, monkeypatch):
-    import cellmodels.dcr as dcr
+    from cellmodels import dcr
 
     # a 2 x 1 grid keeps the test short; the full 9 x 4 map is the benchmark's job
     real = dcr.dcr_map
@@ -94,7 +94,7 @@ def test_ups_run_from_files(tmp_path, capsys):
 
 
 def test_cells_without_the_data_folder_says_which_sets_need_it(tmp_path, capsys, monkeypatch):
-    import cellmodels.data as data
+    from cellmodels import data
 
     monkeypatch.setenv("CELLMODELS_DATA_DIR", str(tmp_path))  # empty: nothing to read
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -103,3 +103,43 @@ def test_cells_without_the_data_folder_says_which_sets_need_it(tmp_path, capsys,
     assert main(["cells"]) == 0
     out = capsys.readouterr().out
     assert "aboutenergy_lfp" in out and "not loaded" in out and "semisolid_lfp_power" in out
+
+
+def test_reduce_passes_every_setting_to_the_identifier(tmp_path, capsys, monkeypatch):
+    """`cellmodels reduce` hands its options to ECMIdentifier unchanged (the settings of the
+    lgm50 validation ECM can be given on the command line); the identification itself is
+    replaced here (tests/test_reduction.py runs real ones)."""
+    import dataclasses
+
+    from cellmodels.reduction import identify
+
+    from .test_ecm import make_ecm
+
+    seen = {}
+
+    def fake_fit(self, cell, progress=False):
+        seen.update(vars(self), cell=cell)
+        ecm = make_ecm()
+        self.ecm_ = dataclasses.replace(ecm, error={
+            **ecm.error, "identification_rmse_V_mean": 1e-3, "identification_rmse_V_max": 2e-3})
+        self.seconds_ = 0.0
+        return self
+
+    monkeypatch.setattr(identify.ECMIdentifier, "fit", fake_fit)
+    out = tmp_path / "c.ecm.h5"
+    assert main(["reduce", "lgm50", "-o", str(out), "--n-rc", "4", "--rest", "900",
+                 "--centre-soc", "--soc-points", "21", "--current-dependence",
+                 "butler-volmer", "--temperatures", "10", "25", "40", "90",
+                 "--beyond-validity", "45"]) == 0
+    assert out.exists()
+    assert seen["cell"] == "lgm50" and seen["n_rc"] == 4 and seen["rest_s"] == 900.0
+    assert seen["centre_soc"] is True and seen["beyond_validity_K"] == 45.0
+    assert seen["current_dependence"] == "butler-volmer"
+    assert len(seen["soc"]) == 21 and seen["soc"][0] == 0.05 and seen["soc"][-1] == 0.95
+    assert seen["temperature_K"] == [283.15, 298.15, 313.15, 363.15]
+    # defaults stay the identifier's own
+    assert main(["reduce", "lgm50", "-o", str(out)]) == 0
+    assert seen["rest_s"] == 120.0 and seen["centre_soc"] is False and seen["n_rc"] == 2
+    assert seen["beyond_validity_K"] == 0.0
+    assert main(["reduce", "lgm50", "-o", str(out), "--soc-points", "1"]) == 2
+    assert "--soc-points must be an integer in [2, 201]; got 1" in capsys.readouterr().err
