@@ -67,6 +67,82 @@ def test_sensitivity_jacobian_matches_central_differences(spm_problem):
         np.testing.assert_allclose(J[:, k], fd[:, k], atol=1e-3 * scale, rtol=0)
 
 
+BALANCE = [
+    FitParameter("Negative electrode/Surface area per unit volume [m-1]",
+                 bounds=(2.7e5, 5.0e5)),  # the set's 3.84e5, linear
+    FitParameter("Positive electrode/Surface area per unit volume [m-1]",
+                 bounds=(2.7e5, 5.0e5)),  # the set's 3.82e5
+    FitParameter("Negative electrode/Maximum stoichiometry", bounds=(0.8, 0.95)),
+    FitParameter("User-defined/Contact resistance [Ohm]", bounds=(0.0, 0.05)),
+]
+
+
+@pytest.fixture(scope="module")
+def balance_problem():
+    # Initial state from the rest voltage of the first sample (4.0 V), so the state
+    # follows the fitted balance.
+    return PhysicsProblem("lgm50", [Experiment(_pulse_dataset())], BALANCE, model="SPM",
+                          thermal="isothermal", var_pts=COARSE, rtol=1e-9, atol=1e-9)
+
+
+def test_balance_jacobian_carries_the_initial_state(balance_problem):
+    p = balance_problem
+    x = p.x0 * np.array([0.97, 1.02, 0.99, 1.0]) + np.array([0.0, 0.0, 0.0, 0.1])
+    _, J, _ = p.evaluate(x, jacobian=True)
+    # The set's OCPs are linear interpolants: the residual has kinks in the stoichiometry
+    # (tables every ~5e-4 to 1e-2 in x), so the differences step 1e-5 in the fitted
+    # coordinate to stay on one piece (h = 1e-4 straddles kinks: 1 % off there).
+    h = 1e-5
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e[k] = h
+        fd = (p.evaluate(x + e)[0] - p.evaluate(x - e)[0]) / (2 * h)
+        scale = np.max(np.abs(fd))
+        assert scale > 0
+        # Solver noise rtol / h ~ 1e-4 relative; the balance columns add the central
+        # difference of the algebraic initial state (its tolerance 1e-11). Measured
+        # agreement ~1e-6 of the column.
+        np.testing.assert_allclose(J[:, k], fd, atol=1e-3 * scale, rtol=0)
+    # The state really moves with the balance (a 10 % smaller negative electrode is at
+    # another stoichiometry at 4.0 V) ...
+    inputs = p._model_inputs(p.physical(x))
+    prep = p._prepared[0]
+    c_n = p._state(prep, inputs)[0]
+    assert p._state(prep, {**inputs, "fit_0": inputs["fit_0"] * 0.9})[0] != pytest.approx(
+        c_n, rel=1e-4)
+    # ... and keeps the measured rest voltage: the model's first sample (no current yet)
+    # is the state's OCV (PyBaMM's algebraic solve to 1e-11).
+    assert p.residuals_per_experiment(x)[0].voltage_model_V[0] == pytest.approx(4.0, abs=1e-6)
+
+
+def test_saved_balance_reproduces_the_fitted_state(balance_problem, tmp_path):
+    from cellmodels.fitting.physics import _fitted_document
+
+    p = balance_problem
+    x = p.x0 * np.array([0.95, 1.05, 0.98, 1.0])
+    values = dict(zip(p.names, p.physical(x), strict=True))
+    doc = _fitted_document(cm.load_cell("lgm50"), values, None)
+    doc["cellmodels"]["name"] = "lgm50_balance_test"
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(doc))
+    import pybamm
+
+    cell = cm.load_cell(path)
+    pv = cell.parameter_values()
+    prep = p._prepared[0]
+    c_n, c_p = p._state(prep, p._model_inputs(p.physical(x)))
+    pv.update({"Initial temperature [K]": prep.ambient_K}, check_already_exists=False)
+    xs, ys = pybamm.lithium_ion.get_initial_stoichiometries("4.0 V", pv, tol=1e-11)
+    # The saved set puts 4.0 V where the fit did (both PyBaMM algebraic solves to 1e-11;
+    # its stoichiometry limits are written to double precision).
+    assert xs * pv["Maximum concentration in negative electrode [mol.m-3]"] == pytest.approx(
+        c_n, rel=1e-7)
+    assert ys * pv["Maximum concentration in positive electrode [mol.m-3]"] == pytest.approx(
+        c_p, rel=1e-7)
+    assert pv["Negative electrode active material volume fraction"] == pytest.approx(
+        0.95 * 0.75, rel=1e-9)
+
+
 def test_unknown_parameter_name_suggests_close_ones():
     with pytest.raises(ParameterError, match=r"Unknown fit parameter .*Did you mean "
                        r"'Negative electrode/Diffusivity \[m2.s-1\]'"):

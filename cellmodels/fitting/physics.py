@@ -35,6 +35,23 @@ first, the samples after its end are compared with its last voltage and temperat
 ``model_end_s`` says where it stopped. A trial point at which the solver fails gives
 every residual a 1 V (or 1 V-equivalent) penalty so that the optimiser steps back.
 
+Electrode balance
+-----------------
+Three fittable values move the electrode balance: each electrode's active-material
+fraction (BPX "Surface area per unit volume", ``eps_s = a R / 3``: the electrode's
+capacity) and the negative stoichiometry at 100 % SOC ("Negative electrode/Maximum
+stoichiometry", which with the positive stoichiometry at the upper cut-off against it
+sets the cyclable lithium, as a BPX file's limits do). When one of them is fitted, the
+initial particle concentrations are input parameters of every built model, recomputed at
+each trial point as the state whose OCV is the experiment's first (rest) voltage for that
+balance (:func:`balanced_state`, PyBaMM's algebraic electrode-SOH solves). Their IDAKLU
+sensitivities are requested too, and a balance value's Jacobian column is its direct
+sensitivity plus ``dr/dc0 . dc0/dp``, with ``dc0/dp`` from central differences of the
+algebraic state (cheap next to a solve; tests/test_fitting_physics.py checks the columns
+against central differences of the whole residual). :func:`save_fitted` then rewrites
+the set's four stoichiometry limits for the fitted balance, so the saved set starts each
+run where the fit did.
+
 Gradients
 ---------
 ``dr/dz`` comes from IDAKLU forward sensitivities of voltage and temperature with respect
@@ -88,6 +105,10 @@ class _Target:
     bpx: tuple[str, ...]  #: path in the BPX document (section, [group,] key)
     also: tuple[str, ...] = ()  #: further PyBaMM names scaled by the same factor
     relative: bool = False  #: fitted as a dimensionless multiplier ("<key> (factor)")
+    #: The value moves the electrode balance, so the state at an experiment's measured rest
+    #: voltage depends on it (recomputed at every trial point; "Electrode balance" in the
+    #: module docstring). Mode "state": it enters the model only through that state.
+    balance: bool = False
 
     @property
     def pybamm_names(self) -> tuple[str, ...]:
@@ -107,6 +128,12 @@ def _electrode(side: str) -> dict[str, _Target]:
         f"{sec}/Conductivity [S.m-1]": _Target(
             f"{cap} electrode conductivity [S.m-1]", "factor",
             ("Parameterisation", sec, "Conductivity [S.m-1]")),
+        # BPX gives the surface area per volume a; PyBaMM's active-material fraction is
+        # eps_s = a R / 3 and its surface area 3 eps_s / R, so scaling eps_s scales a and
+        # the electrode's capacity together (the electrode balance; module docstring).
+        f"{sec}/Surface area per unit volume [m-1]": _Target(
+            f"{cap} electrode active material volume fraction", "factor",
+            ("Parameterisation", sec, "Surface area per unit volume [m-1]"), balance=True),
     }
 
 
@@ -122,6 +149,11 @@ FITTABLE: dict[str, _Target] = {
     "Electrolyte/Diffusivity [m2.s-1]": _Target(
         "Electrolyte diffusivity [m2.s-1]", "factor",
         ("Parameterisation", "Electrolyte", "Diffusivity [m2.s-1]")),
+    # The negative stoichiometry at 100 % SOC (the upper cut-off): with the capacities it
+    # sets the cyclable lithium, i.e. how the two electrodes' OCPs line up.
+    "Negative electrode/Maximum stoichiometry": _Target(
+        "Negative electrode maximum stoichiometry", "state",
+        ("Parameterisation", "Negative electrode", "Maximum stoichiometry"), balance=True),
     "User-defined/Contact resistance [Ohm]": _Target(
         "Contact resistance [Ohm]", "value",
         ("Parameterisation", "User-defined", "Contact resistance [Ohm]")),
@@ -192,6 +224,10 @@ def _bpx_get(doc: dict, path: tuple[str, ...]):
             return None
         node = node[key]
     return node
+
+
+class _StateError(Exception):
+    """No initial state for a trial electrode balance (the solve is then a failure)."""
 
 
 @dataclass(frozen=True)
@@ -291,6 +327,8 @@ class _Prepared:
     c_n0: float
     c_p0: float
     initial_soc: float
+    initial: float | str = 1.0  #: the initial state: SOC, or rest voltage "4.18 V"
+    pv: object = None  #: the cell's ParameterValues at this experiment's ambient
     runner: tuple | None = None  #: (built model, solver, t_eval) once built
 
 
@@ -358,6 +396,66 @@ def _record_cutoff(prep: _Prepared) -> float | None:
     return None
 
 
+_EPS = {"negative": "Negative electrode active material volume fraction",
+        "positive": "Positive electrode active material volume fraction"}
+_X100 = "Negative electrode maximum stoichiometry"
+#: Input names of the initial particle concentrations when the balance is fitted.
+_INIT_INPUTS = ("init_c_n", "init_c_p")
+#: Relative solver tolerance of the electrode-balance state (PyBaMM's algebraic solves);
+#: far below the central-difference step :data:`_BALANCE_STEP`.
+_BALANCE_TOL = 1e-11
+#: Central-difference step of the balance state in the model input (a factor ~1 or a
+#: stoichiometry ~0.9): truncation ~1e-8 relative, solver noise 1e-11 / 1e-5 ~ 1e-6.
+_BALANCE_STEP = 1e-5
+
+
+def _positive_at(pv, param, x: float, voltage_V: float, temperature_K: float) -> float:
+    """The positive stoichiometry whose OCP minus the negative one's at ``x`` is
+    ``voltage_V`` (at ``temperature_K``)."""
+    import pybamm
+    from scipy.optimize import brentq
+
+    T = pybamm.Scalar(temperature_K)
+    u_n = float(np.ravel(pv.evaluate(param.n.prim.U(pybamm.Scalar(x), T)))[0])
+
+    def gap(y):
+        u_p = float(np.ravel(pv.evaluate(param.p.prim.U(pybamm.Scalar(y), T)))[0])
+        return u_p - u_n - voltage_V
+
+    lo, hi = 1e-4, 1.0 - 1e-4
+    if gap(lo) * gap(hi) > 0:
+        raise ParameterError(
+            f"No positive stoichiometry in [{lo}, {hi}] reaches {voltage_V} V against the "
+            f"negative electrode at x = {x!r}: the fitted electrode balance is outside the "
+            "OCP tables.")
+    return float(brentq(gap, lo, hi, xtol=1e-14, rtol=1e-14))
+
+
+def balanced_state(pv, eps_n: float, eps_p: float, x100: float, initial) -> tuple[float, float]:
+    """Initial particle concentrations [mol.m-3] of a cell with active-material fractions
+    ``eps_n``, ``eps_p`` and negative stoichiometry ``x100`` at 100 % SOC (the upper
+    cut-off), at ``initial`` (an SOC or a rest voltage "4.18 V", as PyBaMM's
+    ``get_initial_stoichiometries``).
+
+    The cyclable lithium is that of the 100 % SOC state: ``x100`` and the positive
+    stoichiometry whose OCP is the upper cut-off against it (at the reference
+    temperature), as a BPX file's stoichiometry limits give it. ``pv`` is not changed.
+    """
+    import pybamm
+
+    param = pybamm.LithiumIonParameters()
+    pv = pv.copy()
+    pv.update({_EPS["negative"]: eps_n, _EPS["positive"]: eps_p})
+    c_n, c_p = pv.evaluate(param.n.prim.c_max), pv.evaluate(param.p.prim.c_max)
+    y100 = _positive_at(pv, param, x100, float(pv["Upper voltage cut-off [V]"]),
+                        float(pv["Reference temperature [K]"]))
+    pv.update({"Initial concentration in negative electrode [mol.m-3]": x100 * c_n,
+               "Initial concentration in positive electrode [mol.m-3]": y100 * c_p})
+    x0, y0 = pybamm.lithium_ion.get_initial_stoichiometries(initial, pv, param=param,
+                                                            tol=_BALANCE_TOL)
+    return float(x0 * c_n), float(y0 * c_p)
+
+
 class PhysicsProblem:
     """One built PyBaMM model shared by several experiments; residuals and Jacobians.
 
@@ -412,6 +510,7 @@ class PhysicsProblem:
         self.rtol, self.atol = rtol, atol
         self._base_pv = self.cell.parameter_values()
         self._setup_parameters(parameters)
+        self._state_cache: dict[tuple, tuple[float, float]] = {}
         self._prepared = [self._prepare(e) for e in self.experiments]
         self._build(pybamm)
         self.n_evaluations = 0
@@ -496,6 +595,13 @@ class PhysicsProblem:
         self.upper_z = np.array([to_fitted(v, m, c) for v, m, c in zip(hi, scaling, scale,
                                                                         strict=True)])
         self._inputs = [f"fit_{k}" for k in range(len(names))]
+        #: Fitted values that move the electrode balance (the initial state follows them).
+        self._balance_k = [k for k, t in enumerate(targets) if t.balance]
+        self._balance = bool(self._balance_k)
+        #: Inputs the built model holds (a "state" value enters only the initial state).
+        self._model_inputs_k = [k for k, t in enumerate(targets) if t.mode != "state"]
+        self._sens_names = ([self._inputs[k] for k in self._model_inputs_k]
+                            + (list(_INIT_INPUTS) if self._balance else []))
 
     def physical(self, x: np.ndarray) -> np.ndarray:
         """Parameter values [SI] from fitted coordinates."""
@@ -584,7 +690,7 @@ class PhysicsProblem:
             exp=e, t0=float(t[0]), step_t=step_t, step_i=step_i, t_end=float(t[-1] - t[0]),
             idx=idx, time_s=t, current_A=i, voltage_V=v, temperature_K=temp,
             ambient_K=ambient, c_n0=float(x0 * c_n), c_p0=float(y0 * c_p),
-            initial_soc=soc0,
+            initial_soc=soc0, initial=init, pv=pv,
         )
 
     def _build(self, pybamm) -> None:
@@ -594,8 +700,13 @@ class PhysicsProblem:
 
         base = self.cell.parameter_values()
         IP = pybamm.InputParameter
+        if self._balance:  # the state at the rest voltage of the initial guess
+            for prep in self._prepared:
+                prep.c_n0, prep.c_p0 = self._state(prep, self._model_inputs(self.p0))
         for k, tgt in enumerate(self.targets):
             inp = IP(self._inputs[k])
+            if tgt.mode == "state":
+                continue
             if tgt.mode == "value":
                 base.update({tgt.pybamm: inp})
                 continue
@@ -618,8 +729,10 @@ class PhysicsProblem:
                 "Current function [A]": interp,
                 "Ambient temperature [K]": prep.ambient_K,
                 "Initial temperature [K]": prep.ambient_K,
-                "Initial concentration in negative electrode [mol.m-3]": prep.c_n0,
-                "Initial concentration in positive electrode [mol.m-3]": prep.c_p0,
+                "Initial concentration in negative electrode [mol.m-3]":
+                    IP(_INIT_INPUTS[0]) if self._balance else prep.c_n0,
+                "Initial concentration in positive electrode [mol.m-3]":
+                    IP(_INIT_INPUTS[1]) if self._balance else prep.c_p0,
                 "Lower voltage cut-off [V]": self.cutoff_V[0],
                 "Upper voltage cut-off [V]": self.cutoff_V[1],
             }, check_already_exists=False)
@@ -635,17 +748,64 @@ class PhysicsProblem:
             prep.runner = (sim.built_model, solver, breaks)
         self._temperature_name = "Volume-averaged cell temperature [K]"
 
+    def _balance_args(self, inputs: dict[str, float]) -> tuple[float, float, float]:
+        """eps_n, eps_p, x100 at the model inputs (the cell's own where not fitted)."""
+        pv = self._base_pv
+        eps = {side: float(pv[name]) for side, name in _EPS.items()}
+        x100 = float(pv[_X100])
+        for k in self._balance_k:
+            tgt, v = self.targets[k], inputs[self._inputs[k]]
+            if tgt.pybamm == _X100:
+                x100 = v
+            else:
+                side = "negative" if tgt.pybamm == _EPS["negative"] else "positive"
+                eps[side] *= v  # a "factor" input: p / p0
+        return eps["negative"], eps["positive"], x100
+
+    def _state(self, prep: _Prepared, inputs: dict[str, float]) -> tuple[float, float]:
+        """Initial particle concentrations at the experiment's initial state for the
+        electrode balance of ``inputs`` (cached)."""
+        args = self._balance_args(inputs)
+        key = (id(prep), *args)
+        hit = self._state_cache.get(key)
+        if hit is None:
+            try:
+                hit = balanced_state(prep.pv, *args, prep.initial)
+            except (ValueError, ParameterError) as exc:
+                raise _StateError(str(exc)) from None
+            if len(self._state_cache) > 4096:
+                self._state_cache.clear()
+            self._state_cache[key] = hit
+        return hit
+
+    def _dstate(self, prep: _Prepared, inputs: dict[str, float]) -> np.ndarray:
+        """d(c_n0, c_p0) / d(model input) for every fitted value (2 x n; zero columns for
+        those that leave the balance alone), by central differences of the algebraic
+        state (cheap next to a solve)."""
+        out = np.zeros((2, len(self.names)))
+        for k in self._balance_k:
+            name = self._inputs[k]
+            h = _BALANCE_STEP * max(1.0, abs(inputs[name]))
+            up = self._state(prep, {**inputs, name: inputs[name] + h})
+            dn = self._state(prep, {**inputs, name: inputs[name] - h})
+            out[:, k] = (np.array(up) - np.array(dn)) / (2.0 * h)
+        return out
+
     def _solve(self, prep: _Prepared, p: np.ndarray, sens: bool):
         import pybamm
 
         model, solver, breaks = prep.runner
-        inputs = self._model_inputs(p)
+        allin = self._model_inputs(p)
+        inputs = {self._inputs[k]: allin[self._inputs[k]] for k in self._model_inputs_k}
+        if self._balance:
+            inputs.update(zip(_INIT_INPUTS, self._state(prep, allin), strict=True))
         t_cmp = prep.time_s[prep.idx] - prep.t0
         t0 = time.perf_counter()
         try:
             sol = solver.solve(
                 model, t_eval=breaks, t_interp=t_cmp, inputs=inputs,
-                calculate_sensitivities=list(self._inputs) if (sens and self._inputs) else False,
+                calculate_sensitivities=(list(self._sens_names) if (sens and self._sens_names)
+                                         else False),
             )
         except pybamm.SolverError as exc:
             return None, str(exc)
@@ -657,7 +817,7 @@ class PhysicsProblem:
                 self.time_solve_s += dt
         return sol, ""
 
-    def _experiment_output(self, prep: _Prepared, sol, want_jac: bool):
+    def _experiment_output(self, prep: _Prepared, sol, want_jac: bool, dstate=None):
         """Model voltage/temperature on the compared samples, padded past its end."""
         t_cmp = prep.time_s[prep.idx] - prep.t0
         n = t_cmp.size
@@ -676,13 +836,13 @@ class PhysicsProblem:
         v_sol = np.asarray(V.entries).reshape(-1)
         vm[:m] = np.interp(t_cmp[:m], t_sol, v_sol)
         if want_jac:
-            dv[:m] = self._sens(V, t_sol, t_cmp[:m])
+            dv[:m] = self._sens(V, t_sol, t_cmp[:m], dstate)
         if self.thermal != "isothermal":
             T = sol[self._temperature_name]
             T_sol = np.asarray(T.entries).reshape(-1)
             tm[:m] = np.interp(t_cmp[:m], t_sol, T_sol)
             if want_jac:
-                dtm[:m] = self._sens(T, t_sol, t_cmp[:m])
+                dtm[:m] = self._sens(T, t_sol, t_cmp[:m], dstate)
         end = None
         if m < n:
             end = t_last + prep.t0
@@ -691,14 +851,24 @@ class PhysicsProblem:
                 tm[m:] = T_sol[-1]
         return vm, tm, dv, dtm, end, m
 
-    def _sens(self, var, t_sol: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Sensitivities of ``var`` to the fitted inputs at times ``t`` (output times)."""
+    def _sens(self, var, t_sol: np.ndarray, t: np.ndarray, dstate=None) -> np.ndarray:
+        """Sensitivities of ``var`` to the fitted inputs at times ``t`` (output times).
+
+        A balance value moves the model (its direct column, if it is a model input) and
+        the initial state: its column adds ``dvar/dc0 . dc0/dinput`` (``dstate``)."""
         s = var.sensitivities
-        cols = []
-        for name in self._inputs:
+        out = np.zeros((t.size, len(self.names)))
+
+        def column(name):
             col = np.asarray(s[name]).reshape(-1)
-            cols.append(np.interp(t, t_sol[: col.size], col))
-        return np.column_stack(cols) if cols else np.zeros((t.size, 0))
+            return np.interp(t, t_sol[: col.size], col)
+
+        for k in self._model_inputs_k:
+            out[:, k] = column(self._inputs[k])
+        if self._balance and dstate is not None:
+            d_c = np.column_stack([column(n) for n in _INIT_INPUTS])
+            out += d_c @ dstate
+        return out
 
     def evaluate(self, x: np.ndarray, jacobian: bool = False):
         """Weighted residuals (and ``dr/dz``) at fitted coordinates ``x``.
@@ -715,7 +885,12 @@ class PhysicsProblem:
         d_in = self._dinput_dz(np.asarray(x, dtype=float)) if jacobian else None
         for prep in self._prepared:
             e = prep.exp
-            sol, err = self._solve(prep, p, jacobian)
+            try:
+                sol, err = self._solve(prep, p, jacobian)
+                dstate = (self._dstate(prep, self._model_inputs(p))
+                          if jacobian and self._balance and sol is not None else None)
+            except _StateError as exc:
+                sol, err = None, f"no initial state: {exc}"
             vmeas = prep.voltage_V[prep.idx]
             n = vmeas.size
             ncol = len(self.names)
@@ -729,7 +904,7 @@ class PhysicsProblem:
                 rs.append(r)
                 js.append(jac)
                 continue
-            vm, tm, dv, dtm, end, m = self._experiment_output(prep, sol, jacobian)
+            vm, tm, dv, dtm, end, m = self._experiment_output(prep, sol, jacobian, dstate)
             outs.append({"voltage_V": vm, "temperature_K": tm, "end_s": end, "reached": m})
             r = e.weight * (vm - vmeas)
             jac = e.weight * dv * d_in if jacobian else None
@@ -991,8 +1166,58 @@ def _fitted_document(cell: Cell, values: dict[str, float], provenance: dict | No
         if provenance is not None:
             pkey = key[: -len(FACTOR_SUFFIX)] if tgt.relative else key
             meta.setdefault("provenance", {})[pkey] = provenance[key]
+    _rebalance_limits(cell, values, doc, meta, provenance is not None)
     doc["cellmodels"] = meta
     return doc
+
+
+def _rebalance_limits(cell: Cell, values: dict[str, float], doc: dict, meta: dict,
+                      record: bool) -> None:
+    """After a fit of the electrode balance, rewrite the four stoichiometry limits of
+    ``doc`` so that the saved set has the fit's balance: the fitted (or the cell's own)
+    negative stoichiometry at 100 % SOC, the positive one at the upper cut-off against it,
+    and both at 0 % SOC (the lower cut-off) for the fitted capacities. PyBaMM's BPX
+    reader takes the cyclable lithium from the 100 % SOC pair, so the saved set starts
+    every run where the fit did."""
+    import pybamm
+
+    keys = {_canonical(nm): float(v) for nm, v in values.items()}
+    if not any(_target(k).balance for k in keys):
+        return
+    pv = cell.parameter_values()
+    eps = {side: float(pv[name]) for side, name in _EPS.items()}
+    x100 = float(pv[_X100])
+    for k, v in keys.items():
+        tgt = _target(k)
+        if not tgt.balance:
+            continue
+        if tgt.pybamm == _X100:
+            x100 = v
+            continue
+        side = "negative" if tgt.pybamm == _EPS["negative"] else "positive"
+        eps[side] *= v if tgt.relative else v / float(_bpx_get(cell.bpx, tgt.bpx))
+    param = pybamm.LithiumIonParameters()
+    pv.update({_EPS["negative"]: eps["negative"], _EPS["positive"]: eps["positive"]})
+    c_n, c_p = pv.evaluate(param.n.prim.c_max), pv.evaluate(param.p.prim.c_max)
+    y100 = _positive_at(pv, param, x100, float(pv["Upper voltage cut-off [V]"]),
+                        float(pv["Reference temperature [K]"]))
+    pv.update({"Initial concentration in negative electrode [mol.m-3]": x100 * c_n,
+               "Initial concentration in positive electrode [mol.m-3]": y100 * c_p})
+    x0, y0 = pybamm.lithium_ion.get_initial_stoichiometries(0.0, pv, param=param,
+                                                            tol=_BALANCE_TOL)
+    limits = {("Negative electrode", "Minimum stoichiometry"): float(x0),
+              ("Negative electrode", "Maximum stoichiometry"): float(x100),
+              ("Positive electrode", "Minimum stoichiometry"): float(y100),
+              ("Positive electrode", "Maximum stoichiometry"): float(y0)}
+    fitted = [k for k in keys if _target(k).balance]
+    for (sec, key), v in limits.items():
+        doc["Parameterisation"][sec][key] = v
+        name = f"{sec}/{key}"
+        if name not in keys or not record:  # the base set's cited range no longer applies
+            meta.setdefault("provenance", {})[name] = {
+                "source": ("derived from the fitted electrode balance (" + ", ".join(fitted)
+                           + "): the stoichiometry where the OCV meets the voltage cut-off"),
+                "range": [0.0, 1.0]}
 
 
 def _file_record(source: str) -> dict:
