@@ -308,3 +308,20 @@ def test_thermal_floor_is_zero_for_the_ecms_own_run_and_sees_a_different_heat(fi
     ref[1:] += 5.0
     hot = thermal_floor(ecm, t, i, run.voltage_V, ref, TEMPERATURE_K, 0.6)
     np.testing.assert_allclose(hot[1:], -5.0, atol=0.05)
+
+
+def test_depletion_verdict_follows_the_diagnostic_rows():
+    """The reduction case's reading of its electrolyte diagnostic is taken from the rows:
+    depletion is named only where the copy with the faster electrolyte has the lower error
+    at every temperature; otherwise the note says which temperatures contradict it."""
+    from validation.case_reduction import _depletion_verdict
+
+    def rows(*rmse):
+        return [{"T_degC": t, "rmse_mV": r, "max_mV": 2 * r} for t, r in
+                zip((10.0, 25.0, 40.0), rmse, strict=True)]
+
+    assert _depletion_verdict(rows(20, 10, 8), rows(10, 7, 5)).startswith(
+        "What remains with the electrolyte kept from depleting")
+    text = _depletion_verdict(rows(16, 8, 7.6), rows(15.5, 12.4, 10.4))
+    assert text.startswith("The copy's RMSE is not lower at 25 degC, 40 degC")
+    assert "32 -> 31 mV, 16 -> 25 mV, 15 -> 21 mV" in text
