@@ -4,7 +4,8 @@
     For ``semisolid_lfp_power``, ``lean_nmc_power`` and ``lgm50`` the ECM is identified
     (:class:`~cellmodels.reduction.identify.ECMIdentifier`, 2 RC, the default 11-point SOC
     grid 0.05-0.95, temperatures 283.15, 298.15 and 313.15 K plus the top of the cell's
-    validity range; lgm50 differs, :data:`IDENT_SETTINGS`) and written to ``validation/out/<cell>.ecm.h5`` for later stages.
+    validity range; lgm50 differs, :data:`IDENT_SETTINGS`) and written to
+    ``validation/out/<cell>.ecm.h5`` for later stages.
     It is then compared with the DFN it came from (lumped thermal) on HELD-OUT AI-style
     load profiles (:func:`ai_profile`): seeded bursts of discharge swings between a high
     level of 4-5C and a low level of 0.5-1C, periods 0.5-4 s, millisecond edges
@@ -99,7 +100,7 @@ SLOW = {"lean_nmc_power": 7.0, "lgm50": 3.0}
 #: max/25 mV and dT/0.5 K: 2.41 against 3.64 for the settings before (2 RC, 120 s rest,
 #: 11 SOC), 2.73 without the centring, 2.61 with 11 SOC points, 3.46 with 3 RC, 3.87 with
 #: discharge-only levels, 4.51 with a 5 K temperature grid (docs/design-notes.md).
-LGM50_SOC_GRID = tuple(round(0.05 + 0.045 * k, 4) for k in range(21))
+LGM50_SOC_GRID = tuple(np.round(np.linspace(0.05, 0.95, 21), 4))  # the default's span, 21 points
 IDENT_SETTINGS: dict[str, dict] = {
     "lgm50": {"current_dependence": "butler-volmer", "beyond_validity_K": 45.0, "n_rc": 4,
               "rest_s": 900.0, "centre_soc": True, "soc": LGM50_SOC_GRID},
