@@ -325,3 +325,36 @@ def test_depletion_verdict_follows_the_diagnostic_rows():
     text = _depletion_verdict(rows(16, 8, 7.6), rows(15.5, 12.4, 10.4))
     assert text.startswith("The copy's RMSE is not lower at 25 degC, 40 degC")
     assert "32 -> 31 mV, 16 -> 25 mV, 15 -> 21 mV" in text
+
+
+def test_reduction_case_keeps_finished_runs_and_resumes_from_them(tmp_path, monkeypatch):
+    """The reduction case (47-70 min) resumes: a finished run is kept atomically under its
+    key and read back by a rerun with the same key; another key, a corrupt file or
+    CELLMODELS_NO_RESUME runs it again."""
+    from validation.case_reduction import kept_arrays, run_key
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"v": np.linspace(3.0, 4.0, 5), "dfn_s": 12.5}
+
+    key = run_key("dfn", cell="abc", temperature_K=298.15, time_s=np.arange(3.0))
+    first, kept = kept_arrays(tmp_path, "dfn", key, compute)
+    assert not kept and len(calls) == 1
+    again, kept = kept_arrays(tmp_path, "dfn", key, compute)
+    assert kept and len(calls) == 1
+    np.testing.assert_array_equal(again["v"], first["v"])  # bytes written, bytes read
+    assert again["dfn_s"] == 12.5 and isinstance(again["dfn_s"], float)
+    assert [p.name for p in tmp_path.iterdir()] == [f"dfn_{key}.npz"]  # no temporary left
+    # a field of the key changes the key (arrays by their contents)
+    assert run_key("dfn", cell="abc", temperature_K=298.15, time_s=np.arange(3.0) + 1e-9) != key
+    assert run_key("dfn", cell="abc", temperature_K=298.16, time_s=np.arange(3.0)) != key
+    # a truncated file (a run killed before atomic writes existed) is run again
+    path = tmp_path / f"dfn_{key}.npz"
+    path.write_bytes(path.read_bytes()[:40])
+    _, kept = kept_arrays(tmp_path, "dfn", key, compute)
+    assert not kept and len(calls) == 2
+    monkeypatch.setenv("CELLMODELS_NO_RESUME", "1")
+    _, kept = kept_arrays(tmp_path, "dfn", key, compute)
+    assert not kept and len(calls) == 3

@@ -24,7 +24,9 @@
     when driven by the DFN's own voltage. Diagnostic rows (not in the verdict,
     :data:`ELECTROLYTE_DIAGNOSTIC`): the same identification and comparison on lgm50 with
     its electrolyte diffusivity x10, which measures how much of its error is electrolyte
-    depletion.
+    depletion. The case resumes: each identification and DFN run is kept under a key of
+    everything it depends on as it finishes (``validation/out/reduction_runs``, atomic
+    writes; :func:`kept_arrays`), and a rerun reads back what it finds.
 
 ``lgm50_ecm_vs_measured_pulses``
     The reduced ``lgm50`` ECM driven by every measured WMG LG M50 pulse
@@ -195,6 +197,91 @@ def output_grid(time_s: np.ndarray, step_s: float = OUTPUT_STEP_S) -> np.ndarray
     return np.unique(np.concatenate([grid, time_s]))
 
 
+
+# --------------------------------------------------------------------------------------
+# resume: finished runs are kept, one file each, and a rerun reads them back
+
+#: Where finished identifications and DFN held-out runs are kept (``<kind>_<key>.*``), each
+#: written atomically as it finishes, so an interrupted ``cellmodels validate --only
+#: reduction_vs_dfn`` (47-70 min on this machine) resumes where it stopped. A run's key
+#: covers everything its result depends on: the cell's sha256, the settings and grids,
+#: the profile's samples, the temperature, the sources of cellmodels.physics and
+#: cellmodels.reduction and the PyBaMM version; any change there runs it again. Set
+#: ``CELLMODELS_NO_RESUME=1`` to ignore what is kept (it is then overwritten).
+CACHE_DIR_NAME = "reduction_runs"
+CACHE_FORMAT = 1
+
+
+def _code_digest() -> str:
+    """sha256 over the sources the runs execute (cellmodels.physics, cellmodels.reduction)
+    and the PyBaMM version: a kept run is only reused by the code that made it."""
+    import hashlib
+
+    import pybamm
+
+    import cellmodels
+
+    h = hashlib.sha256(f"pybamm {pybamm.__version__}; format {CACHE_FORMAT}".encode())
+    root = Path(cellmodels.__file__).resolve().parent
+    for sub in ("physics", "reduction"):
+        for f in sorted((root / sub).glob("*.py")):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def run_key(kind: str, **fields) -> str:
+    """Key of one run: sha256 of its kind, its fields (JSON; arrays by their bytes' sha256)
+    and :func:`_code_digest`. Short (24 hex digits): a file name, not a signature."""
+    import hashlib
+    import json
+
+    def plain(v):
+        if isinstance(v, np.ndarray):
+            a = np.ascontiguousarray(v, dtype=float)
+            return {"array_sha256": hashlib.sha256(a.tobytes()).hexdigest(),
+                    "shape": list(a.shape)}
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in sorted(v.items())}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, np.floating | np.integer):
+            return v.item()
+        return v
+
+    text = json.dumps({"kind": kind, "fields": plain(fields), "code": _code_digest()},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _resume_enabled() -> bool:
+    return os.environ.get("CELLMODELS_NO_RESUME", "") in ("", "0")
+
+
+def kept_arrays(cache_dir: Path, kind: str, key: str, compute) -> tuple[dict, bool]:
+    """``compute()`` (a dict of arrays and numbers), or what an earlier call with the same
+    key kept in ``cache_dir`` ((result, True) then). The result is written atomically
+    (``<kind>_<key>.npz``); a kept file that cannot be read, or whose stored key differs,
+    is computed again and replaced."""
+    from cellmodels._atomic import atomic_path
+
+    path = Path(cache_dir) / f"{kind}_{key}.npz"
+    if _resume_enabled() and path.is_file():
+        import zipfile
+
+        try:
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+                if str(z["__key__"]) == key:
+                    return {k: (z[k] if z[k].ndim else z[k].item()) for k in z.files
+                            if k != "__key__"}, True
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # unreadable (e.g. written by a killed run before atomic writes): redo
+    out = compute()
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, __key__=np.array(key), **{k: np.asarray(v) for k, v in out.items()})
+    return out, False
+
+
 # --------------------------------------------------------------------------------------
 # identification
 
@@ -237,55 +324,95 @@ def grid_temperatures(cell) -> tuple[float, ...]:
 
 def identify(cell, out_dir: Path = OUT_DIR, label: str | None = None):
     """Identify the cell's ECM on the case's grid and save it as ``<label>.ecm.h5``
-    (default: the cell's name); return the identifier."""
-    from cellmodels.reduction import save_ecm
+    (default: the cell's name); return the identifier (``ecm_``, ``fit_table_``,
+    ``seconds_``). An identification kept by an earlier run of the same key
+    (:data:`CACHE_DIR_NAME`) is read back instead (then ``resumed_`` is True)."""
+    import json
+    import types
+
+    from cellmodels._atomic import write_text
+    from cellmodels.errors import FileFormatError
+    from cellmodels.reduction import load_ecm, save_ecm
     from cellmodels.reduction.identify import ECMIdentifier
 
-    ident = ECMIdentifier(temperature_K=grid_temperatures(cell),
-                          **IDENT_SETTINGS.get(base_name(cell.name), {})).fit(cell)
-    save_ecm(ident.ecm_, Path(out_dir) / f"{label or cell.name}.ecm.h5")
+    settings = IDENT_SETTINGS.get(base_name(cell.name), {})
+    grid = grid_temperatures(cell)
+    key = run_key("identify", cell=cell.sha256, settings=settings, grid=grid)
+    keep = Path(out_dir) / CACHE_DIR_NAME
+    kept_h5, kept_json = keep / f"identify_{key}.ecm.h5", keep / f"identify_{key}.json"
+    target = Path(out_dir) / f"{label or cell.name}.ecm.h5"
+    if _resume_enabled() and kept_json.is_file() and kept_h5.is_file():
+        try:
+            meta = json.loads(kept_json.read_text(encoding="utf-8"))
+            ecm = load_ecm(kept_h5)
+            if meta.get("key") == key:
+                save_ecm(ecm, target)
+                return types.SimpleNamespace(ecm_=ecm, fit_table_=meta["fit_table"],
+                                             seconds_=float(meta["seconds"]), resumed_=True)
+        except (OSError, ValueError, KeyError, FileFormatError):
+            pass  # unreadable: identify again
+    ident = ECMIdentifier(temperature_K=grid, **settings).fit(cell)
+    save_ecm(ident.ecm_, target)
+    # the ECM first, then the record that names it: a kill in between leaves no record
+    save_ecm(ident.ecm_, kept_h5)
+    table = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+             for row in ident.fit_table_]
+    write_text(kept_json, json.dumps({"key": key, "fit_table": table,
+                                      "seconds": ident.seconds_}))
+    ident.resumed_ = False
     return ident
 
 
-def compare(cell, ecm, temperature_K: float, profile=None) -> dict:
-    """DFN (lumped) vs ECM (thermal) on the held-out profile at one temperature."""
+def compare(cell, ecm, temperature_K: float, profile=None, out_dir: Path = OUT_DIR) -> dict:
+    """DFN (lumped) vs ECM (thermal) on the held-out profile at one temperature. The DFN
+    run is kept in ``out_dir`` (:func:`kept_arrays`; ``resumed`` says it was read back,
+    ``dfn_s`` is then the time it took when it was made)."""
     from cellmodels.physics.simulate import simulate
     from cellmodels.reduction import simulate_ecm
 
     t_prof, i_prof = profile if profile is not None else ai_profile(
         cell.capacity_Ah, cell.soc_capacity_Ah)
     t = output_grid(t_prof)
-    t0 = time.perf_counter()
-    dfn = simulate(cell, initial_soc=INITIAL_SOC, temperature_K=temperature_K,
-                   current_A=i_prof, time_s=t_prof, t_out=t, model="DFN", thermal="lumped",
-                   heat_of_mixing=HEAT_OF_MIXING_CELL.get(cell.name, HEAT_OF_MIXING),
-                   step=f"held-out AI profile at {temperature_K:g} K")
-    dfn_s = time.perf_counter() - t0
-    if dfn.time_s.size != t.size or np.max(np.abs(dfn.time_s - t)) > 1e-9:
-        raise RuntimeError(f"The DFN returned {dfn.time_s.size} of {t.size} output times.")
+    hom = HEAT_OF_MIXING_CELL.get(cell.name, HEAT_OF_MIXING)
+
+    def run_dfn() -> dict:
+        t0 = time.perf_counter()
+        dfn = simulate(cell, initial_soc=INITIAL_SOC, temperature_K=temperature_K,
+                       current_A=i_prof, time_s=t_prof, t_out=t, model="DFN",
+                       thermal="lumped", heat_of_mixing=hom,
+                       step=f"held-out AI profile at {temperature_K:g} K")
+        dfn_s = time.perf_counter() - t0
+        if dfn.time_s.size != t.size or np.max(np.abs(dfn.time_s - t)) > 1e-9:
+            raise RuntimeError(f"The DFN returned {dfn.time_s.size} of {t.size} output times.")
+        return {"v": dfn.voltage_V, "T": dfn.temperature_K, "soc_end": float(dfn.soc[-1]),
+                "ce_min_rel": _electrolyte_min(dfn), "dfn_s": dfn_s}
+
+    key = run_key("dfn", cell=cell.sha256, temperature_K=temperature_K, time_s=t_prof,
+                  current_A=i_prof, t_out=t, initial_soc=INITIAL_SOC, heat_of_mixing=hom)
+    dfn, resumed = kept_arrays(Path(out_dir) / CACHE_DIR_NAME, "dfn", key, run_dfn)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ecm_run = simulate_ecm(ecm, t, current_A=zoh(t_prof, i_prof, t), initial_soc=INITIAL_SOC,
                                temperature_K=temperature_K, thermal=True)
     ecm_s = time.perf_counter() - t0
-    err = ecm_run.voltage_V - dfn.voltage_V
-    d_temp = ecm_run.temperature_K - dfn.temperature_K
-    floor = thermal_floor(ecm, t, zoh(t_prof, i_prof, t), dfn.voltage_V, dfn.temperature_K,
+    err = ecm_run.voltage_V - dfn["v"]
+    d_temp = ecm_run.temperature_K - dfn["T"]
+    floor = thermal_floor(ecm, t, zoh(t_prof, i_prof, t), dfn["v"], dfn["T"],
                           temperature_K, INITIAL_SOC)
     return {
         "time_s": t, "current_A": zoh(t_prof, i_prof, t),
-        "v_dfn": dfn.voltage_V, "v_ecm": ecm_run.voltage_V,
-        "T_dfn": dfn.temperature_K, "T_ecm": ecm_run.temperature_K,
+        "v_dfn": dfn["v"], "v_ecm": ecm_run.voltage_V,
+        "T_dfn": dfn["T"], "T_ecm": ecm_run.temperature_K,
         "rmse_mV": 1e3 * float(np.sqrt(np.mean(err**2))),
         "max_mV": 1e3 * float(np.max(np.abs(err))),
         "mean_mV": 1e3 * float(np.mean(err)),
         "dT_max_K": float(np.max(np.abs(d_temp))),
         "dT_floor_K": float(np.max(np.abs(floor))),
-        "T_rise_K": float(np.max(dfn.temperature_K) - temperature_K),
-        "soc_end": float(dfn.soc[-1]),
-        "dfn_s": dfn_s, "ecm_s": ecm_s,
-        "ce_min_rel": _electrolyte_min(dfn),
+        "T_rise_K": float(np.max(dfn["T"]) - temperature_K),
+        "soc_end": float(dfn["soc_end"]),
+        "dfn_s": float(dfn["dfn_s"]), "ecm_s": ecm_s, "resumed": resumed,
+        "ce_min_rel": float(dfn["ce_min_rel"]),
         "warnings": [str(w.message) for w in caught],
     }
 
@@ -452,12 +579,13 @@ def _identify_job(name: str, out_dir: Path):
         return None, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
-def _compare_job(name: str, ecm, temperature_K: float, scale: float, length_s: float):
+def _compare_job(name: str, ecm, temperature_K: float, scale: float, length_s: float,
+                 out_dir: Path = OUT_DIR):
     """(compare() result, None) or (None, (message, traceback)): for a worker process."""
     try:
         cell = load_case_cell(name)
         t_prof, i_prof = ai_profile(cell.capacity_Ah, cell.soc_capacity_Ah, length_s=length_s)
-        return compare(cell, ecm, temperature_K, (t_prof, scale * i_prof)), None
+        return compare(cell, ecm, temperature_K, (t_prof, scale * i_prof), out_dir), None
     except Exception as exc:  # noqa: BLE001 - reported by _run_cell
         return None, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
@@ -494,7 +622,10 @@ def _run_cell(cell_name: str, fig_dir: Path, temperatures, out_dir: Path, length
 
         hom = heat_of_mixing_supported(cell)
         notes.append(
-            f"{name}: identified in {ident.seconds_:.1f} s; point fit RMSE mean "
+            f"{name}: identified in {ident.seconds_:.1f} s"
+            + (f" (read back from an earlier run with the same key, validation/out/"
+               f"{CACHE_DIR_NAME}; the time is when it was made)" if getattr(ident, "resumed_", False) else "")
+            + "; point fit RMSE mean "
             f"{1e3 * ecm.error['identification_rmse_V_mean']:.2f} mV, worst "
             f"{1e3 * ecm.error['identification_rmse_V_max']:.2f} mV; where the sequence "
             "reached a cut-off only the direction that reached it was scaled down (x0.7 per "
@@ -519,6 +650,7 @@ def _run_cell(cell_name: str, fig_dir: Path, temperatures, out_dir: Path, length
         profile = ai_profile(cell.capacity_Ah, cell.soc_capacity_Ah, length_s=length_s)
         variants = _variants(name)
         runs = {}
+        n_kept = n_runs = 0
         for label, scale, counted in variants:
             for temp in temperatures:
                 row = {"cell": name, "profile": label, "T_degC": round(temp - 273.15, 2)}
@@ -528,7 +660,8 @@ def _run_cell(cell_name: str, fig_dir: Path, temperatures, out_dir: Path, length
                         if err is not None:
                             raise RuntimeError(f"{err[0]} (in a worker:\n{err[1]})")
                     else:
-                        r = compare(cell, ecm, temp, (profile[0], scale * profile[1]))
+                        r = compare(cell, ecm, temp, (profile[0], scale * profile[1]),
+                                    out_dir)
                 except Exception as exc:  # noqa: BLE001 - reported in the case
                     failures.append(f"{name} ({label}) at {temp:g} K: simulation failed: "
                                     f"{type(exc).__name__}: {exc}")
@@ -539,6 +672,8 @@ def _run_cell(cell_name: str, fig_dir: Path, temperatures, out_dir: Path, length
                     continue
                 if counted:
                     runs[temp] = r
+                n_kept += bool(r.get("resumed"))
+                n_runs += 1
                 row.update({
                     "rmse_mV": r["rmse_mV"], "max_mV": r["max_mV"], "mean_mV": r["mean_mV"],
                     "dT_max_K": r["dT_max_K"], "dT_floor_K": r["dT_floor_K"],
@@ -552,6 +687,10 @@ def _run_cell(cell_name: str, fig_dir: Path, temperatures, out_dir: Path, length
                     notes.append(f"{name} ({label}) at {temp:g} K, ECM warnings: "
                                  + "; ".join(r["warnings"]))
                 rows.append(row)
+        if n_kept:
+            notes.append(f"{name}: {n_kept} of {n_runs} DFN runs read back from an earlier "
+                         f"run with the same key (validation/out/{CACHE_DIR_NAME}; their dfn_s "
+                         "is the time when they were made).")
         over = [f"{t - 273.15:g} degC: {r['dT_floor_K']:.2f} K" for t, r in runs.items()
                 if r["dT_floor_K"] > DT_TARGET_K]
         if over:
@@ -690,7 +829,7 @@ def run_reduction(fig_dir: Path, cells=CELLS, temperatures=TEST_TEMPERATURES_K,
         jobs.sort(key=lambda j: -SLOW.get(j[0], 1.0))
         with ProcessPoolExecutor(max_workers=WORKERS, mp_context=ctx) as pool:
             futures = {job: pool.submit(_compare_job, job[0], idents[job[0]][0].ecm_, job[2],
-                                        job[1], length_s) for job in jobs}
+                                        job[1], length_s, Path(out_dir)) for job in jobs}
             compared = {job: f.result() for job, f in futures.items()}
         results = [_run_cell(name, *args, done_ident=idents[name], done_compare={
             (scale, temp): compared[(name, scale, temp)]
