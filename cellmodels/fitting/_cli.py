@@ -78,7 +78,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--params", nargs="+", help="parameters to fit, NAME or NAME=LOW:HIGH")
     p.add_argument("-o", "--out", help="fitted parameter set to write (.json)")
     p.add_argument("--model", default="DFN", choices=("DFN", "SPMe", "SPM"))
-    p.add_argument("--thermal", default="lumped", choices=("lumped", "isothermal"))
+    p.add_argument("--thermal", default="lumped", choices=("lumped", "isothermal", "measured"),
+                   help="measured: the cell temperature follows each dataset's measured "
+                        "temperature (isothermal model; --temperature is refused then)")
     p.add_argument("--temperature", action="store_true",
                    help="also fit measured temperature where a dataset has it")
     p.add_argument("--starts", type=int, default=1, help="multi-start: number of starts")
