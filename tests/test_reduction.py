@@ -347,6 +347,10 @@ def test_reduction_case_keeps_finished_runs_and_resumes_from_them(tmp_path, monk
     np.testing.assert_array_equal(again["v"], first["v"])  # bytes written, bytes read
     assert again["dfn_s"] == 12.5 and isinstance(again["dfn_s"], float)
     assert [p.name for p in tmp_path.iterdir()] == [f"dfn_{key}.npz"]  # no temporary left
+    # a kept file without a name the caller now reads (an older case) is run again
+    _, kept = kept_arrays(tmp_path, "dfn", key, compute, ("v", "T"))
+    assert not kept and len(calls) == 2
+    calls.pop()
     # a field of the key changes the key (arrays by their contents)
     assert run_key("dfn", cell="abc", temperature_K=298.15, time_s=np.arange(3.0) + 1e-9) != key
     assert run_key("dfn", cell="abc", temperature_K=298.16, time_s=np.arange(3.0)) != key
@@ -358,3 +362,20 @@ def test_reduction_case_keeps_finished_runs_and_resumes_from_them(tmp_path, monk
     monkeypatch.setenv("CELLMODELS_NO_RESUME", "1")
     _, kept = kept_arrays(tmp_path, "dfn", key, compute)
     assert not kept and len(calls) == 3
+
+
+def test_loss_breakdown_note_reads_its_verdict_from_the_rows():
+    """The reduction case's loss-breakdown note names a growing diffusion polarisation only
+    when the DFN's loss grows by more than the ECM's (by two max-error targets)."""
+    from validation.case_reduction import _breakdown_note
+
+    def row(t, dfn, ecm):
+        return {"t_s": t, "current_A": 24.0, "T_dfn_K": 283.15 + t / 10, "window_mean_C": 2.6,
+                "dfn_loss_mV": dfn, "dfn_particle_mV": dfn / 4, "dfn_electrolyte_mV": dfn / 4,
+                "ecm_loss_mV": ecm, "ecm_rc_mV": ecm / 3, "ecm_instant_mV": 2 * ecm / 3}
+
+    grows = _breakdown_note("c", 283.15, [row(5, 620, 660), row(160, 880, 830)])
+    assert "grows by 260 mV" in grows and "the ECM's by 170 mV" in grows
+    assert "mean of 2.6C" in grows
+    same = _breakdown_note("c", 283.15, [row(5, 620, 660), row(160, 700, 730)])
+    assert "mean of" not in same
