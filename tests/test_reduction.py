@@ -379,3 +379,22 @@ def test_loss_breakdown_note_reads_its_verdict_from_the_rows():
     assert "mean of 2.6C" in grows
     same = _breakdown_note("c", 283.15, [row(5, 620, 660), row(160, 700, 730)])
     assert "mean of" not in same
+
+
+def test_a_kept_dfn_run_does_not_depend_on_the_reduction_code(monkeypatch):
+    """A change to cellmodels.reduction re-identifies but keeps the DFN runs (they run
+    cellmodels.physics only); a change to cellmodels.physics changes both keys."""
+    import validation.case_reduction as cr
+
+    real = cr._code_digest
+
+    def fake(packages, edited=()):
+        return real(packages) + "".join(sorted(set(packages) & set(edited)))
+
+    keys = {}
+    for edited in ((), ("reduction",), ("physics",)):
+        monkeypatch.setattr(cr, "_code_digest", lambda p, e=edited: fake(p, e))
+        keys[edited] = (cr.run_key("dfn", cell="x"), cr.run_key("identify", cell="x"))
+    assert keys[("reduction",)][0] == keys[()][0]
+    assert keys[("reduction",)][1] != keys[()][1]
+    assert all(a != b for a, b in zip(keys[("physics",)], keys[()], strict=True))

@@ -205,16 +205,17 @@ def output_grid(time_s: np.ndarray, step_s: float = OUTPUT_STEP_S) -> np.ndarray
 #: written atomically as it finishes, so an interrupted ``cellmodels validate --only
 #: reduction_vs_dfn`` (47-70 min on this machine) resumes where it stopped. A run's key
 #: covers everything its result depends on: the cell's sha256, the settings and grids,
-#: the profile's samples, the temperature, the sources of cellmodels.physics and
-#: cellmodels.reduction and the PyBaMM version; any change there runs it again. Set
-#: ``CELLMODELS_NO_RESUME=1`` to ignore what is kept (it is then overwritten).
+#: the profile's samples, the temperature, the sources it runs (cellmodels.physics, and
+#: cellmodels.reduction for an identification) and the PyBaMM version; any change there
+#: runs it again. Set ``CELLMODELS_NO_RESUME=1`` to ignore what is kept (it is then
+#: overwritten).
 CACHE_DIR_NAME = "reduction_runs"
 CACHE_FORMAT = 1
 
 
-def _code_digest() -> str:
-    """sha256 over the sources the runs execute (cellmodels.physics, cellmodels.reduction)
-    and the PyBaMM version: a kept run is only reused by the code that made it."""
+def _code_digest(packages: tuple[str, ...]) -> str:
+    """sha256 over the sources a run executes (the given subpackages of cellmodels) and the
+    PyBaMM version: a kept run is only reused by the code that made it."""
     import hashlib
 
     import pybamm
@@ -223,16 +224,21 @@ def _code_digest() -> str:
 
     h = hashlib.sha256(f"pybamm {pybamm.__version__}; format {CACHE_FORMAT}".encode())
     root = Path(cellmodels.__file__).resolve().parent
-    for sub in ("physics", "reduction"):
+    for sub in packages:
         for f in sorted((root / sub).glob("*.py")):
             h.update(f.name.encode())
             h.update(f.read_bytes())
     return h.hexdigest()
 
 
+#: The code a kind of run executes (a DFN run does not depend on cellmodels.reduction).
+_RUN_CODE = {"identify": ("physics", "reduction")}
+
+
 def run_key(kind: str, **fields) -> str:
     """Key of one run: sha256 of its kind, its fields (JSON; arrays by their bytes' sha256)
-    and :func:`_code_digest`. Short (24 hex digits): a file name, not a signature."""
+    and :func:`_code_digest` of the code it runs (:data:`_RUN_CODE`, default
+    cellmodels.physics). Short (24 hex digits): a file name, not a signature."""
     import hashlib
     import json
 
@@ -249,7 +255,8 @@ def run_key(kind: str, **fields) -> str:
             return v.item()
         return v
 
-    text = json.dumps({"kind": kind, "fields": plain(fields), "code": _code_digest()},
+    text = json.dumps({"kind": kind, "fields": plain(fields),
+                       "code": _code_digest(_RUN_CODE.get(kind, ("physics",)))},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
