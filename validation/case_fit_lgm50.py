@@ -62,7 +62,13 @@ five electrochemical values themselves with the measured temperature imposed (sa
 records, no thermal values; measured, not adopted) confirms it: fit 0.5C 47.4 mV, 1C 32.4
 mV, pulses 2.1-5.3 mV, held out (measured temperature) 2C 96.9 mV (first 90 % 75.2), 10
 degC 27.0 mV (25.9), 45 degC 116.8 mV (39.0), negative diffusivity 9.4e-15 m2/s, reaction
-rate 1.9e-6, electrolyte conductivity x0.54 (1037 s at load 4-6).
+rate 1.9e-6, electrolyte conductivity x0.54 (1037 s at load 4-6). Much of the
+mid-discharge excess is the open-circuit voltage, not the polarisation: the saved set
+with the measured temperature on the 0.1C records (looked at for this diagnosis only) is
+already +30 to +35 mV above the record at 2-4 Ah at 25 degC and +40 to +46 mV at 45 degC
+(+11 to +21 mV at 10 degC), against +47 to +63 mV on the 45 degC 1C record: the set's
+electrode balance (5.15 Ah between the cut-offs, above) and its OCPs' temperature
+dependence, which the 25 degC records cannot set.
 
 Electrode balance (measured 2026-11-27, not adopted): the fit above leaves the set's
 balance alone, and that balance holds 5.15 Ah between the 4.2 and 2.5 V cut-offs; the
