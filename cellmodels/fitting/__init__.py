@@ -15,6 +15,7 @@ from .ecm_hppc import ecm_voltage_on_record, fit_ecm_hppc
 from .physics import (
     FACTOR_SUFFIX,
     FITTABLE,
+    THERMAL_MODES,
     Experiment,
     FitParameter,
     PhysicsProblem,
@@ -37,6 +38,7 @@ __all__ = [
     "CORRELATION_LIMIT",
     "FACTOR_SUFFIX",
     "FITTABLE",
+    "THERMAL_MODES",
     "Experiment",
     "ExperimentResidual",
     "FitParameter",
