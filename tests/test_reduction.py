@@ -398,3 +398,16 @@ def test_a_kept_dfn_run_does_not_depend_on_the_reduction_code(monkeypatch):
     assert keys[("reduction",)][0] == keys[()][0]
     assert keys[("reduction",)][1] != keys[()][1]
     assert all(a != b for a, b in zip(keys[("physics",)], keys[()], strict=True))
+
+
+def test_first_window_cuts_the_profile_without_doubling_an_edge():
+    from validation.case_reduction import first_window
+
+    t = np.array([0.0, 1.0, 2.5, 4.0])
+    i = np.array([3.0, 1.0, 2.0, 2.0])
+    tp, ip = first_window((t, i), 2.0)  # inside a step: it holds to the cut
+    np.testing.assert_array_equal(tp, [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(ip, [3.0, 1.0, 1.0])
+    tp, ip = first_window((t, i), 2.5)  # at an edge: the step starting there is left out
+    np.testing.assert_array_equal(tp, [0.0, 1.0, 2.5])
+    np.testing.assert_array_equal(ip, [3.0, 1.0, 1.0])

@@ -190,6 +190,14 @@ def zoh(time_s: np.ndarray, values: np.ndarray, t: np.ndarray) -> np.ndarray:
     return values[np.clip(k, 0, len(values) - 1)]
 
 
+def first_window(profile, window_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ZOH profile ``(time_s, values)`` cut at ``window_s`` (a last sample closes it;
+    a step starting exactly at ``window_s`` is left out, not doubled)."""
+    t_prof, i_prof = profile
+    n = int(np.searchsorted(t_prof, window_s, side="left"))
+    return np.append(t_prof[:n], window_s), np.append(i_prof[:n], i_prof[n - 1])
+
+
 def output_grid(time_s: np.ndarray, step_s: float = OUTPUT_STEP_S) -> np.ndarray:
     """Every ``step_s`` and every edge of the profile."""
     t_end = float(time_s[-1])
@@ -520,10 +528,7 @@ def heat_of_mixing_check(cell, ecm, temperature_K: float, profile, window_s: flo
     from cellmodels.physics.simulate import simulate
     from cellmodels.reduction import simulate_ecm
 
-    t_prof, i_prof = profile
-    n = int(np.searchsorted(t_prof, window_s, side="right"))
-    tp = np.append(t_prof[:n], window_s)
-    ip = np.append(i_prof[:n], i_prof[n - 1])
+    tp, ip = first_window(profile, window_s)
     t = output_grid(tp)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -547,10 +552,7 @@ def isothermal_check(cell, ecm, profile, temperature_K: float = 298.15,
     from cellmodels.physics.simulate import simulate
     from cellmodels.reduction import simulate_ecm
 
-    t_prof, i_prof = profile
-    n = int(np.searchsorted(t_prof, window_s, side="right"))
-    tp = np.append(t_prof[:n], window_s)
-    ip = np.append(i_prof[:n], i_prof[n - 1])
+    tp, ip = first_window(profile, window_s)
     t = output_grid(tp)
     r = simulate(cell, initial_soc=INITIAL_SOC, temperature_K=temperature_K, current_A=ip,
                  time_s=tp, t_out=t, thermal="isothermal", step="isothermal check")
@@ -587,10 +589,7 @@ def loss_breakdown(cell, ecm, temperature_K: float, profile, window_s: float = 2
     from cellmodels.physics.simulate import simulate
     from cellmodels.reduction import simulate_ecm
 
-    t_prof, i_prof = profile
-    n = int(np.searchsorted(t_prof, window_s, side="left"))
-    tp = np.append(t_prof[:n], window_s)
-    ip = np.append(i_prof[:n], i_prof[n - 1])
+    tp, ip = first_window(profile, window_s)
     t = output_grid(tp)
     hom = HEAT_OF_MIXING_CELL.get(cell.name, HEAT_OF_MIXING)
 
