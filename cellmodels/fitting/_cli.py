@@ -70,6 +70,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``cellmodels fit`` on an argparse subparsers object."""
+    from .physics import THERMAL_MODES  # the CLI already imports it (no extra start-up)
+
     p = sub.add_parser(
         "fit", help="fit physics parameters to measured data; write the fitted set",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,7 +80,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--params", nargs="+", help="parameters to fit, NAME or NAME=LOW:HIGH")
     p.add_argument("-o", "--out", help="fitted parameter set to write (.json)")
     p.add_argument("--model", default="DFN", choices=("DFN", "SPMe", "SPM"))
-    p.add_argument("--thermal", default="lumped", choices=("lumped", "isothermal", "measured"),
+    p.add_argument("--thermal", default="lumped", choices=THERMAL_MODES,
                    help="measured: the cell temperature follows each dataset's measured "
                         "temperature (isothermal model; --temperature is refused then)")
     p.add_argument("--temperature", action="store_true",
