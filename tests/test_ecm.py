@@ -216,3 +216,109 @@ def test_schema_versions(tmp_path):
         del f["ct_i0_A"]
     with pytest.raises(FileFormatError, match="incomplete or corrupt.*without its partner"):
         load_ecm(ct)
+
+
+# ----------------------------------------------------------------- OCV hysteresis (schema 3)
+def make_hys_ecm(**changes):
+    """Hysteresis half-gap 10 mV at mid SOC, 5 mV at the ends; gamma 40 per unit SOC."""
+    soc = np.linspace(0, 1, 11)
+    kw = dict(hysteresis_V=0.005 + 0.005 * np.sin(np.pi * soc), hysteresis_rate=40.0,
+              hysteresis_initial=1.0)
+    kw.update(changes)
+    return make_ecm(**kw)
+
+
+def test_hysteresis_state_and_voltage_are_exact():
+    """No RC pairs, 1C discharge from the charge branch (h = +1): h(t) = -1 + 2 exp(-gamma
+    dz) with dz = I t / (3600 Q), V = U(z) + M(z) h - R0 I, heat I (U - V) - exactly."""
+    ecm = make_hys_ecm(rc_R_Ohm=np.zeros((0, 11, 3)), rc_tau_s=np.zeros((0, 11, 3)))
+    t = np.linspace(0.0, 360.0, 37)
+    run = simulate_ecm(ecm, t, current_A=np.full(t.size, 10.0), initial_soc=0.6,
+                       temperature_K=298.15, thermal=False, max_step_s=7.0)
+    dz = 10.0 * t / 36000.0
+    h = -1.0 + 2.0 * np.exp(-40.0 * dz)
+    np.testing.assert_allclose(run.hysteresis, h, atol=1e-13)
+    z = 0.6 - dz
+    m = np.interp(z, ecm.soc, ecm.hysteresis_V)
+    np.testing.assert_allclose(run.voltage_V, 3.0 + 1.2 * z + m * h - 2e-3 * 10.0, atol=1e-12)
+    np.testing.assert_allclose(run.heat_W["irreversible_W"],
+                               10.0 * (3.0 + 1.2 * z - run.voltage_V), rtol=1e-12)
+    # after 10 % of capacity h is within exp(-4) x 2 = 0.037 of the discharge branch
+    assert run.hysteresis[-1] == pytest.approx(-1.0 + 2.0 * np.exp(-4.0), abs=1e-13)
+
+
+def test_hysteresis_loop_dissipates_its_area():
+    """A 0.2C charge then discharge over the same 20 % of SOC, adiabatic, no resistance: the
+    heat is the hysteresis loop's area, M Q_As times the integral of |h| signs over the
+    loop, with h(x) = 1 - 2 exp(-gamma x) on the charge and -1 + (h1 + 1) exp(-gamma x)
+    on the discharge (x the SOC passed) - an exact answer the simulator must reproduce."""
+    tiny = np.full((11, 3), 1e-12)
+    m, gamma, span, q_as = 0.01, 40.0, 0.2, 36000.0
+    ecm = make_hys_ecm(r0_Ohm=tiny, rc_R_Ohm=np.zeros((0, 11, 3)),
+                       rc_tau_s=np.zeros((0, 11, 3)), heat_transfer_W_per_K=0.0,
+                       hysteresis_V=np.full(11, m), hysteresis_initial=-1.0,
+                       hysteresis_rate=gamma, docv_dT_V_per_K=np.zeros(11))
+    t = np.linspace(0.0, 7200.0, 73)
+    i = np.where(t < 3600.0, -2.0, 2.0)   # 0.2C: 20 % of SOC each way
+    run = simulate_ecm(ecm, t, current_A=i, initial_soc=0.4, temperature_K=298.15,
+                       max_step_s=100.0)
+    decay = (1 - np.exp(-gamma * span)) / gamma
+    h1 = 1 - 2 * np.exp(-gamma * span)
+    heat = m * q_as * ((span - 2 * decay) + (span - (h1 + 1) * decay))
+    heat += 1e-12 * 2.0**2 * 7200.0  # the 1e-12 Ohm series resistance
+    assert run.soc[-1] == pytest.approx(0.4, abs=1e-12)
+    # round-off only (108 J summed over 7200 one-second sub-steps)
+    assert (run.temperature_K[-1] - 298.15) * ecm.thermal_mass_J_per_K == pytest.approx(
+        heat, rel=1e-10)
+    # the state ends on the discharge branch, and the loop costs about 2 M Q_As span
+    assert run.hysteresis[-1] == pytest.approx(-1 + (h1 + 1) * np.exp(-gamma * span), abs=1e-12)
+    assert 0.7 * 2 * m * q_as * span < heat < 2 * m * q_as * span
+
+
+def test_hysteresis_power_mode_draws_the_power():
+    ecm = make_hys_ecm()
+    t = np.linspace(0.0, 60.0, 61)
+    p = np.where(t < 30.0, 300.0, -200.0)
+    run = simulate_ecm(ecm, t, power_W=p, initial_soc=0.5, temperature_K=298.15,
+                       initial_hysteresis=0.3)
+    np.testing.assert_allclose(run.voltage_V * run.current_A, p, rtol=1e-12)
+    assert run.hysteresis[0] == 0.3 and run.hysteresis[29] < 0.3 < run.hysteresis[-1]
+
+
+def test_hysteresis_fields_and_arguments_are_checked():
+    with pytest.raises(ParameterError, match="'hysteresis_V', 'hysteresis_rate' and "
+                                             "'hysteresis_initial' go together"):
+        make_ecm(hysteresis_V=np.full(11, 0.01))
+    with pytest.raises(ParameterError, match=r"'hysteresis_V' .* must be non-negative. Got "
+                                             r"-0.001 at SOC 0.3"):
+        make_hys_ecm(hysteresis_V=np.where(np.arange(11) == 3, -0.001, 0.01))
+    with pytest.raises(ParameterError, match=r"'hysteresis_rate' must be in the range "
+                                             r"\(0, inf\). Got 0.0"):
+        make_hys_ecm(hysteresis_rate=0.0)
+    with pytest.raises(ParameterError, match=r"'hysteresis_initial' must be in the range "
+                                             r"\[-1, 1\]. Got 1.5"):
+        make_hys_ecm(hysteresis_initial=1.5)
+    t = np.linspace(0.0, 10.0, 11)
+    with pytest.raises(InputError, match="has no hysteresis; 'initial_hysteresis' must be None"):
+        simulate_ecm(make_ecm(), t, current_A=np.ones(11), initial_soc=0.5,
+                     temperature_K=298.15, initial_hysteresis=0.0)
+    with pytest.raises(InputError, match="initial_hysteresis"):
+        simulate_ecm(make_hys_ecm(), t, current_A=np.ones(11), initial_soc=0.5,
+                     temperature_K=298.15, initial_hysteresis=-2.0)
+
+
+def test_hysteresis_schema_3_round_trip(tmp_path):
+    """With hysteresis the file is schema 3 (with or without the element); it reads back
+    exactly; a schema-3 file without its hysteresis is refused."""
+    hys = make_hys_ecm()
+    both = make_hys_ecm(ct_R_Ohm=np.full((11, 3), 1e-3), ct_i0_A=np.full((11, 3), 9.0))
+    for ecm, name in ((hys, "h"), (both, "hc")):
+        path = save_ecm(ecm, tmp_path / f"{name}.ecm.h5")
+        with h5py.File(path, "r") as f:
+            assert f.attrs["schema_version"] == 3 and f["hysteresis_V"].attrs["unit"] == "V"
+        back = load_ecm(path)
+        assert back == ecm and back.has_hysteresis and back.has_ct == ecm.has_ct
+    with h5py.File(path, "r+") as f:
+        del f["hysteresis_V"]
+    with pytest.raises(FileFormatError, match="incomplete or corrupt.*hysteresis_V"):
+        load_ecm(path)

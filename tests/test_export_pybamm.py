@@ -400,3 +400,23 @@ def test_json_roundtrip_with_charge_transfer_element(tmp_path):
     (tmp_path / "half.json").write_text(json.dumps(doc))
     with pytest.raises(FileFormatError, match="has the table 'ct_R_Ohm' without 'ct_i0_A'"):
         ecm_from_json(tmp_path / "half.json")
+
+
+def test_json_roundtrip_with_hysteresis(tmp_path):
+    """Schema 3: the hysteresis table and its two scalars read back exactly; a schema-2
+    file carrying them, or a schema-3 file missing one, is refused naming the key."""
+    ecm = make_varying_ecm()
+    hys = ecm.replace(hysteresis_V=0.004 + 0.006 * ecm.soc * (1 - ecm.soc),
+                      hysteresis_rate=55.0, hysteresis_initial=-1.0)
+    path = export_json(hys, tmp_path / "hys.json")
+    doc = json.loads(path.read_text())
+    assert doc["schema_version"] == 3 and doc["tables"]["hysteresis_V"]["axes"] == ["soc"]
+    assert doc["hysteresis_rate"] == 55.0 and doc["hysteresis_initial"] == -1.0
+    assert ecm_from_json(path) == hys
+    with pytest.raises(FileFormatError, match="'hysteresis_V' needs ECM schema version 3"):
+        (tmp_path / "v2.json").write_text(json.dumps({**doc, "schema_version": 2}))
+        ecm_from_json(tmp_path / "v2.json")
+    with pytest.raises(FileFormatError, match="schema version 3 but no 'hysteresis_rate'"):
+        (tmp_path / "no_rate.json").write_text(json.dumps(
+            {k: v for k, v in doc.items() if k != "hysteresis_rate"}))
+        ecm_from_json(tmp_path / "no_rate.json")

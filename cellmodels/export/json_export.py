@@ -22,12 +22,15 @@ and ``soc`` [1])::
         "rc_R_Ohm":        {"axes": ["rc", "soc", "temperature_K"], "values": [[[...]]]},
         "rc_tau_s":        {"axes": ["rc", "soc", "temperature_K"], "values": [[[...]]]},
         "ct_R_Ohm", "ct_i0_A": {"axes": ["soc", "temperature_K"], ...}   (schema 2, optional)
+        "hysteresis_V":    {"axes": ["soc"], "values": [...]}              (schema 3)
       },
+      "hysteresis_rate": 60.0, "hysteresis_initial": -1.0,                  (schema 3)
       "limits": {...}, "validity": {...}, "error": {...}, "provenance": {...}
     }
 
 ``schema_version`` is 1 for an ECM without the charge-transfer element (the layout of
-before) and 2 with it (the two ``ct_`` tables); both are read.
+before) and 2 with it (the two ``ct_`` tables); 3 with the OCV hysteresis (its table and
+two scalars, with or without the ``ct_`` tables). All three are read.
 
 In ``limits`` and ``validity`` (whose entries the ECM allows to be +infinity: no limit),
 ``null`` stands for +infinity.
@@ -74,6 +77,8 @@ def _equations() -> list[str]:
         ("symbols: Q = capacity_Ah, U = ocv_V, dU/dT = docv_dT_V_per_K, R0 = r0_Ohm, "
          "R_k = rc_R_Ohm[k], tau_k = rc_tau_s[k], R_ct = ct_R_Ohm, I0 = ct_i0_A "
          "(eta_ct = 0 when the tables are absent)"),
+        ("symbols: M = hysteresis_V, gamma = hysteresis_rate, h(0) = hysteresis_initial "
+         "(M h = 0 when absent)"),
         ("symbols: T_ref = reference_temperature_K, C_th = thermal_mass_J_per_K, "
          "hA = heat_transfer_W_per_K; I > 0 discharging"),
         "tables: linear in soc, bilinear in (soc, temperature_K), clamped at the grid edges",
@@ -91,12 +96,15 @@ _OPTIONAL_TABLES = {  # schema 2: the charge-transfer element, both or neither
     "ct_R_Ohm": ["soc", "temperature_K"],
     "ct_i0_A": ["soc", "temperature_K"],
 }
+_HYSTERESIS_TABLE = {"hysteresis_V": ["soc"]}  # schema 3, with the two scalars below
+_HYSTERESIS_SCALARS = ("hysteresis_rate", "hysteresis_initial")
 _SCALARS = ("capacity_Ah", "reference_temperature_K", "thermal_mass_J_per_K",
             "heat_transfer_W_per_K")
 _DICTS = ("limits", "validity", "error", "provenance")
 _NO_LIMIT_NULL = ("limits", "validity")  # null <-> +inf (no limit)
 _KEYS = ("format", "schema_version", "name", "equations", *_SCALARS, "n_rc", "axes",
          "tables", *_DICTS)
+_OPTIONAL_KEYS = _HYSTERESIS_SCALARS
 
 
 def _plain(value, where: str):
@@ -141,6 +149,10 @@ def ecm_to_document(ecm: ECM) -> dict:
     if ecm.has_ct:
         doc["tables"].update({key: {"axes": axes, "values": getattr(ecm, key).tolist()}
                               for key, axes in _OPTIONAL_TABLES.items()})
+    if ecm.has_hysteresis:
+        doc["tables"]["hysteresis_V"] = {"axes": ["soc"], "values": ecm.hysteresis_V.tolist()}
+        for key in _HYSTERESIS_SCALARS:
+            doc[key] = float(getattr(ecm, key))
     for key in _DICTS:
         doc[key] = dict(getattr(ecm, key))
     for key in _NO_LIMIT_NULL:
@@ -185,7 +197,7 @@ def _table(doc: dict, key: str, path: Path) -> np.ndarray:
     entry = doc["tables"].get(key)
     if not isinstance(entry, dict) or "values" not in entry:
         raise FileFormatError(f"{path} has no table 'tables.{key}' with 'values'.")
-    axes = {**_TABLES, **_OPTIONAL_TABLES}[key]
+    axes = {**_TABLES, **_OPTIONAL_TABLES, **_HYSTERESIS_TABLE}[key]
     if entry.get("axes") != axes:
         raise FileFormatError(f"{path}: the table '{key}' must have axes {axes}. Got "
                               f"{entry.get('axes')!r} instead.")
@@ -200,7 +212,7 @@ def _table(doc: dict, key: str, path: Path) -> np.ndarray:
 
 
 def ecm_from_json(path: str | Path) -> ECM:
-    """Read a file written by :func:`export_json` (schema version 1 or 2) back to an ECM."""
+    """Read a file written by :func:`export_json` (schema version 1, 2 or 3) back to an ECM."""
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(f"No ECM JSON file at {path}.")
@@ -217,10 +229,10 @@ def ecm_from_json(path: str | Path) -> ECM:
         raise FileFormatError(f"{path} has ECM schema version {version!r}; this cellmodels "
                               f"reads schema versions {', '.join(map(str, READABLE_SCHEMA_VERSIONS))}"
                               f" (newest {SCHEMA_VERSION}).")
-    unknown = sorted(set(doc) - set(_KEYS))
+    unknown = sorted(set(doc) - set(_KEYS) - set(_OPTIONAL_KEYS))
     if unknown:
         raise FileFormatError(f"{path} has the unknown key {unknown[0]!r}."
-                              + suggest(unknown[0], _KEYS))
+                              + suggest(unknown[0], [*_KEYS, *_OPTIONAL_KEYS]))
     missing = [k for k in _KEYS if k not in doc and k != "equations"]
     if missing:
         raise FileFormatError(f"{path} is incomplete: the key {missing[0]!r} is missing.")
@@ -238,10 +250,11 @@ def ecm_from_json(path: str | Path) -> ECM:
     for key in _TABLES:
         kwargs[key] = _table(doc, key, path)
     tables = doc["tables"] if isinstance(doc["tables"], dict) else {}
-    unknown_tables = sorted(set(tables) - set(_TABLES) - set(_OPTIONAL_TABLES))
+    known_tables = [*_TABLES, *_OPTIONAL_TABLES, *_HYSTERESIS_TABLE]
+    unknown_tables = sorted(set(tables) - set(known_tables))
     if unknown_tables:
         raise FileFormatError(f"{path} has the unknown table {unknown_tables[0]!r}."
-                              + suggest(unknown_tables[0], [*_TABLES, *_OPTIONAL_TABLES]))
+                              + suggest(unknown_tables[0], known_tables))
     present = [key for key in _OPTIONAL_TABLES if key in tables]
     if present and version < 2:
         raise FileFormatError(f"{path}: the table {present[0]!r} needs ECM schema version 2; "
@@ -252,6 +265,25 @@ def ecm_from_json(path: str | Path) -> ECM:
                               "the charge-transfer element needs both.")
     for key in present:
         kwargs[key] = _table(doc, key, path)
+    hysteresis = [key for key in ("hysteresis_V", *_HYSTERESIS_SCALARS)
+                  if key in tables or key in doc]
+    if hysteresis and version < 3:
+        raise FileFormatError(f"{path}: {hysteresis[0]!r} needs ECM schema version 3; the "
+                              f"file says {version}.")
+    if version >= 3:
+        if len(hysteresis) != 3:
+            missing_h = next(k for k in ("hysteresis_V", *_HYSTERESIS_SCALARS)
+                             if k not in hysteresis)
+            raise FileFormatError(f"{path} has ECM schema version 3 but no {missing_h!r}; "
+                                  "the hysteresis needs 'tables.hysteresis_V', "
+                                  "'hysteresis_rate' and 'hysteresis_initial'.")
+        kwargs["hysteresis_V"] = _table(doc, "hysteresis_V", path)
+        for key in _HYSTERESIS_SCALARS:
+            value = doc[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise FileFormatError(f"{path}: '{key}' must be a number. Got {value!r} "
+                                      "instead.")
+            kwargs[key] = float(value)
     for key in _SCALARS:
         value = doc[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -5,9 +5,12 @@ An :class:`ECM` is frozen and checks itself when built. Its equations (discharge
 
     dz/dt    = -I / (3600 Q)
     dv_k/dt  = (R_k(z, T) I - v_k) / tau_k(z, T)                 k = 1..n
-    V        = U(z) + (T - T_ref) dU/dT(z) - R0(z, T) I - eta_ct(z, T, I) - sum_k v_k
+    dh/dt    = -gamma |I| / (3600 Q) (h + sign(I))   (only with hysteresis; h in [-1, 1])
+    V        = U(z) + (T - T_ref) dU/dT(z) + M(z) h - R0(z, T) I - eta_ct(z, T, I)
+               - sum_k v_k
     eta_ct   = 2 I0 R_ct asinh(I / (2 I0))     (only if the ECM has ct_R_Ohm; else 0)
-    q_irr    = I (U - V) = R0 I^2 + I eta_ct + I sum_k v_k          (ohmic + polarisation)
+    q_irr    = I (U - V) = R0 I^2 + I eta_ct + I sum_k v_k - I M h
+                                                 (ohmic + polarisation + hysteresis)
     q_rev    = -I T dU/dT(z)                                        (entropic, Bernardi)
     C_th dT/dt = q_irr + q_rev - hA (T - T_amb)
 
@@ -17,6 +20,17 @@ towards a logarithm above the current ``2 I0(z, T)`` (``ct_i0_A``), so the resis
 ``R0 + eta_ct / I`` falls at high current as the charge-transfer resistance of the physics
 does. Without it (``ct_R_Ohm = None``, the default) the ECM is linear in current, as
 before.
+
+``M(z) h`` is an optional one-state OCV hysteresis (Plett's form; the lumped counterpart of
+PyBaMM's "one-state hysteresis" OCP, Axen et al. 2022): ``U`` is the equilibrium (mean)
+OCV, ``M(z)`` (``hysteresis_V``) half the gap between the charge (``h = +1``) and the
+discharge (``h = -1``) branches, and ``h`` moves towards the branch of the current's
+direction at a rate ``gamma`` (``hysteresis_rate``) per unit of SOC passed, so
+``1 + h`` falls as ``exp(-gamma dz)`` over a discharge. The hysteresis voltage is
+dissipated as heat (``- I M h`` in ``q_irr``), as PyBaMM's DFN does (its hysteresis
+heating, Wycisk et al. 2023). ``hysteresis_initial`` is the state the ECM's source
+started from (what its simulators start from unless told otherwise). Without it
+(``hysteresis_V = None``, the default) there is no such state.
 
 Tables are on a SOC x temperature grid (``soc``, ``temperature_K``) and interpolated
 bilinearly, clamped at the edges; using the ECM outside its ``validity`` range warns once
@@ -38,8 +52,10 @@ __all__ = ["ECM", "READABLE_SCHEMA_VERSIONS", "SCHEMA_VERSION", "bilinear", "sch
 #: (``ct_R_Ohm``, ``ct_i0_A``); an ECM without it is written as version 1, byte for byte
 #: the layout of before, so older readers keep reading it, and they refuse (by version)
 #: a file whose element they would otherwise drop silently.
-SCHEMA_VERSION = 2
-READABLE_SCHEMA_VERSIONS = (1, 2)
+#: Version 3 added the optional hysteresis (``hysteresis_V``, ``hysteresis_rate``,
+#: ``hysteresis_initial``); an ECM without it is written as before (1 or 2).
+SCHEMA_VERSION = 3
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 _LIMIT_KEYS = ("voltage_min_V", "voltage_max_V", "current_max_discharge_A",
                "current_max_charge_A", "temperature_min_K", "temperature_max_K")
 _VALIDITY_KEYS = ("soc_min", "soc_max", "temperature_min_K", "temperature_max_K",
@@ -81,6 +97,15 @@ class ECM:
         docstring); None (default) for none.
     ct_i0_A : (ns, nt) or None
         Its exchange-current-like scale [A] (> 0); given exactly when ``ct_R_Ohm`` is.
+    hysteresis_V : (ns,) or None
+        Half the gap between the charge and discharge OCV branches, M(z) >= 0 [V]; None
+        (default) for no hysteresis.
+    hysteresis_rate : float or None
+        gamma > 0: the hysteresis state's rate per unit SOC passed [-]; given exactly when
+        ``hysteresis_V`` is.
+    hysteresis_initial : float or None
+        The state h in [-1, 1] the source physics started from; given exactly when
+        ``hysteresis_V`` is.
     error : dict of identification-error figures (e.g. rmse_V, max_V per case)
     provenance : dict of strings: source cell and its sha256, cellmodels version, date
     """
@@ -103,6 +128,9 @@ class ECM:
     provenance: dict = field(default_factory=dict)
     ct_R_Ohm: np.ndarray | None = None
     ct_i0_A: np.ndarray | None = None
+    hysteresis_V: np.ndarray | None = None
+    hysteresis_rate: float | None = None
+    hysteresis_initial: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -157,6 +185,31 @@ class ECM:
                         f"The ECM table '{label}' must be {kind}. Got "
                         f"{float(getattr(self, label)[tuple(i)])!r} at SOC {soc[i[0]]:g}, "
                         f"{temps[i[1]]:g} K.")
+        given = [self.hysteresis_V is not None, self.hysteresis_rate is not None,
+                 self.hysteresis_initial is not None]
+        if any(given) and not all(given):
+            raise ParameterError("The ECM fields 'hysteresis_V', 'hysteresis_rate' and "
+                                 "'hysteresis_initial' go together: give all three (a "
+                                 "hysteresis) or none.")
+        if self.hysteresis_V is not None:
+            m = _arr(self.hysteresis_V, "hysteresis_V", (ns,))
+            if np.any(m < 0):
+                k = int(np.flatnonzero(m < 0)[0])
+                raise ParameterError(
+                    "The ECM table 'hysteresis_V' (half the charge/discharge OCV gap) must be "
+                    f"non-negative. Got {float(m[k])!r} at SOC {soc[k]:g}.")
+            set_(self, "hysteresis_V", m)
+            rate, h0 = self.hysteresis_rate, self.hysteresis_initial
+            if isinstance(rate, bool) or not isinstance(rate, int | float | np.floating) or not (
+                    np.isfinite(rate) and rate > 0):
+                raise ParameterError("The ECM field 'hysteresis_rate' must be in the range "
+                                     f"(0, inf). Got {rate!r} instead.")
+            if isinstance(h0, bool) or not isinstance(h0, int | float | np.floating) or not (
+                    -1.0 <= h0 <= 1.0):
+                raise ParameterError("The ECM field 'hysteresis_initial' must be in the range "
+                                     f"[-1, 1]. Got {h0!r} instead.")
+            set_(self, "hysteresis_rate", float(rate))
+            set_(self, "hysteresis_initial", float(h0))
         if np.any(np.diff(self.ocv_V) <= 0):
             k = int(np.flatnonzero(np.diff(self.ocv_V) <= 0)[0])
             raise ParameterError(
@@ -210,6 +263,25 @@ class ECM:
         """True if the ECM has the current-dependent charge-transfer element."""
         return self.ct_R_Ohm is not None
 
+    @property
+    def has_hysteresis(self) -> bool:
+        """True if the ECM has the one-state OCV hysteresis."""
+        return self.hysteresis_V is not None
+
+    def hysteresis(self, soc: float) -> float:
+        """M(z) [V], half the charge/discharge OCV gap; 0 without hysteresis."""
+        if self.hysteresis_V is None:
+            return 0.0
+        return float(np.interp(soc, self.soc, self.hysteresis_V))
+
+    def hysteresis_step(self, h: float, current_A: float, dt_s: float) -> float:
+        """The state h after ``dt_s`` at a constant current (exact)."""
+        if self.hysteresis_V is None or current_A == 0.0:
+            return h
+        s = 1.0 if current_A > 0 else -1.0
+        dz = abs(current_A) * dt_s / (3600.0 * self.capacity_Ah)
+        return float(-s + (h + s) * np.exp(-self.hysteresis_rate * dz))
+
     def ct(self, soc: float, temperature_K: float) -> tuple[float, float]:
         """(R_ct [Ohm], I0 [A]) of the charge-transfer element; (0, inf) without one."""
         if self.ct_R_Ohm is None:
@@ -231,17 +303,19 @@ class ECM:
                                  temperature_K) for k in range(self.n_rc)])
         return r, tau
 
-    def terminal(self, soc: float, temperature_K: float, rc_V, current_A: float
-                 ) -> tuple[float, float, float]:
+    def terminal(self, soc: float, temperature_K: float, rc_V, current_A: float,
+                 hysteresis: float = 0.0) -> tuple[float, float, float]:
         """Voltage [V], irreversible and reversible heat [W] at a state and current.
 
-        The one definition of the output equations, shared by the simulators and tests.
+        ``hysteresis`` is the state h (ignored without hysteresis). The one definition of
+        the output equations, shared by the simulators and tests.
         """
         r0 = self.r0(soc, temperature_K)
         v_rc = float(np.sum(rc_V))
         eta = self.eta_ct(soc, temperature_K, current_A)
-        voltage = self.ocv(soc, temperature_K) - r0 * current_A - eta - v_rc
-        q_irr = r0 * current_A**2 + current_A * v_rc + current_A * eta
+        v_hys = self.hysteresis(soc) * hysteresis
+        voltage = self.ocv(soc, temperature_K) + v_hys - r0 * current_A - eta - v_rc
+        q_irr = r0 * current_A**2 + current_A * v_rc + current_A * eta - current_A * v_hys
         q_rev = -current_A * temperature_K * self.docv_dT(soc)
         return float(voltage), float(q_irr), float(q_rev)
 
@@ -261,8 +335,10 @@ class ECM:
 
 
 def schema_version_of(ecm: ECM) -> int:
-    """The schema version a file of ``ecm`` is written with: 2 if it has the
-    charge-transfer element, else 1 (see :data:`SCHEMA_VERSION`)."""
+    """The schema version a file of ``ecm`` is written with: 3 if it has hysteresis, else
+    2 if it has the charge-transfer element, else 1 (see :data:`SCHEMA_VERSION`)."""
+    if ecm.has_hysteresis:
+        return 3
     return 2 if ecm.has_ct else 1
 
 

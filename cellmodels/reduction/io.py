@@ -14,11 +14,14 @@ Layout::
     /rc_tau_s              (n, ns, nt)  attrs: unit="s"
     /ct_R_Ohm              (ns, nt)     attrs: unit="Ohm"   (schema 2 only, optional)
     /ct_i0_A               (ns, nt)     attrs: unit="A"     (schema 2 only, optional)
+    /hysteresis_V          (ns,)        attrs: unit="V", rate (gamma, "1"), initial ("1")
+                                        (schema 3: present exactly in schema 3)
     /meta                  attrs: limits, validity, error, provenance (JSON text)
 
 Schema version 1 is the layout without the charge-transfer element; an ECM without it
 is still written as version 1 (readable by every cellmodels). One with it is version 2,
-which older cellmodels refuse by version instead of dropping the element. Both are read.
+which older cellmodels refuse by version instead of dropping the element. One with the
+OCV hysteresis is version 3 (with or without the element). All three are read.
 
 Writing goes to a temporary file in the same folder, then an atomic rename. Reading a
 file of another schema version, or a corrupt or truncated one, raises
@@ -49,7 +52,7 @@ _ARRAYS = {
     "rc_R_Ohm": "Ohm",
     "rc_tau_s": "s",
 }
-_OPTIONAL = {"ct_R_Ohm": "Ohm", "ct_i0_A": "A"}  # schema 2
+_OPTIONAL = {"ct_R_Ohm": "Ohm", "ct_i0_A": "A"}  # schema 2 and 3
 _SCALARS = ("capacity_Ah", "reference_temperature_K", "thermal_mass_J_per_K",
             "heat_transfer_W_per_K")
 _DICTS = ("limits", "validity", "error", "provenance")
@@ -72,6 +75,11 @@ def save_ecm(ecm: ECM, path: str | Path) -> Path:
         for key, unit in arrays.items():
             ds = f.create_dataset(key, data=np.asarray(getattr(ecm, key), dtype="<f8"))
             ds.attrs["unit"] = unit
+        if ecm.has_hysteresis:
+            ds = f.create_dataset("hysteresis_V", data=np.asarray(ecm.hysteresis_V, dtype="<f8"))
+            ds.attrs["unit"] = "V"
+            ds.attrs["rate"] = float(ecm.hysteresis_rate)
+            ds.attrs["initial"] = float(ecm.hysteresis_initial)
         meta = f.create_group("meta")
         for key in _DICTS:
             meta.attrs[key] = json.dumps(getattr(ecm, key), sort_keys=True)
@@ -79,7 +87,7 @@ def save_ecm(ecm: ECM, path: str | Path) -> Path:
 
 
 def load_ecm(path: str | Path) -> ECM:
-    """Read an ECM file written by :func:`save_ecm` (schema version 1 or 2)."""
+    """Read an ECM file written by :func:`save_ecm` (schema version 1, 2 or 3)."""
     path = Path(path)
     with open_checked(path, FORMAT, _file_version(path), "ECM") as f:
         try:
@@ -89,6 +97,11 @@ def load_ecm(path: str | Path) -> ECM:
                 if present and len(present) != len(_OPTIONAL):
                     raise KeyError(f"'{present[0]}' without its partner")
                 kwargs.update({key: np.asarray(f[key][()]) for key in present})
+            if int(f.attrs["schema_version"]) >= 3:
+                ds = f["hysteresis_V"]
+                kwargs["hysteresis_V"] = np.asarray(ds[()])
+                kwargs["hysteresis_rate"] = float(ds.attrs["rate"])
+                kwargs["hysteresis_initial"] = float(ds.attrs["initial"])
             kwargs.update({key: float(f.attrs[key]) for key in _SCALARS})
             kwargs.update({key: json.loads(f["meta"].attrs[key]) for key in _DICTS})
             kwargs["name"] = str(f.attrs["name"])

@@ -3,7 +3,8 @@
 The input is a zero-order-hold profile: ``value[k]`` (current [A] or power [W], discharge
 positive) holds on ``[time_s[k], time_s[k+1])``. Within each interval the RC states take
 the exact exponential (zero-order-hold) update with R and tau frozen at the start of the
-sub-step; SOC is exact (coulomb counting); temperature takes the exact update of the linear
+sub-step, and so does the hysteresis state (its rate is constant at a constant current);
+SOC is exact (coulomb counting); temperature takes the exact update of the linear
 lumped model over the sub-step with the heat frozen. Sub-steps are at most ``max_step_s``
 long, so the tables follow SOC and temperature. Edges are never smeared: every interval
 boundary is a step boundary.
@@ -38,6 +39,7 @@ class ECMRun:
     temperature_K: np.ndarray
     heat_W: dict[str, np.ndarray] = field(default_factory=dict)
     rc_V: np.ndarray | None = None
+    hysteresis: np.ndarray | None = None  # the state h, with an ECM that has hysteresis
 
 
 def _power_to_current(e: float, r0: float, p: float, r_ct: float = 0.0,
@@ -116,6 +118,7 @@ def simulate_ecm(
     ambient_K: float | None = None,
     max_step_s: float = 1.0,
     thermal: bool = True,
+    initial_hysteresis: float | None = None,
 ) -> ECMRun:
     """Run ``ecm`` on a zero-order-hold current or power profile (see module docstring).
 
@@ -127,6 +130,9 @@ def simulate_ecm(
     temperature_K : initial cell temperature [K]
     ambient_K : coolant/ambient temperature [K]; default ``temperature_K``
     thermal : False holds the temperature at ``temperature_K``
+    initial_hysteresis : the hysteresis state h(0) in [-1, 1] (-1 discharge branch, +1
+        charge branch); default the ECM's ``hysteresis_initial``. Refused for an ECM
+        without hysteresis.
     """
     t = np.asarray(time_s, dtype=float)
     if (current_A is None) == (power_W is None):
@@ -147,6 +153,14 @@ def simulate_ecm(
                 closed=(False, True))
     check_range(max_step_s, "max_step_s", "argument of simulate_ecm", 0.0, np.inf,
                 closed=(False, True))
+    if initial_hysteresis is not None:
+        if not ecm.has_hysteresis:
+            raise InputError(f"The ECM {ecm.name!r} has no hysteresis; 'initial_hysteresis' "
+                             f"must be None. Got {initial_hysteresis!r}.")
+        check_range(initial_hysteresis, "initial_hysteresis", "argument of simulate_ecm",
+                    -1.0, 1.0)
+    hys = float(ecm.hysteresis_initial if initial_hysteresis is None else initial_hysteresis
+                ) if ecm.has_hysteresis else 0.0
     power_mode = power_W is not None
     t_amb = float(temperature_K if ambient_K is None else ambient_K)
     q_as = ecm.capacity_Ah * 3600.0
@@ -161,21 +175,24 @@ def simulate_ecm(
     out_qirr = np.empty(n)
     out_qrev = np.empty(n)
     out_rc = np.empty((n, ecm.n_rc))
+    out_h = np.empty(n)
     z, temp = float(initial_soc), float(temperature_K)
     v_rc = np.zeros(ecm.n_rc)
 
-    def current_for(value: float, z: float, temp: float, v_rc: np.ndarray) -> float:
+    def current_for(value: float, z: float, temp: float, v_rc: np.ndarray, hys: float
+                    ) -> float:
         if not power_mode:
             return value
-        e = ecm.ocv(z, temp) - v_rc.sum()
+        e = ecm.ocv(z, temp) + ecm.hysteresis(z) * hys - v_rc.sum()
         return _power_to_current(e, ecm.r0(z, temp), value, *ecm.ct(z, temp))
 
     for k in range(n):
         value = u[k]
-        i_now = current_for(value, z, temp, v_rc)
-        out_v[k], out_qirr[k], out_qrev[k] = ecm.terminal(z, temp, v_rc, i_now)
+        i_now = current_for(value, z, temp, v_rc, hys)
+        out_v[k], out_qirr[k], out_qrev[k] = ecm.terminal(z, temp, v_rc, i_now, hys)
         out_i[k], out_z[k], out_T[k] = i_now, z, temp
         out_rc[k] = v_rc
+        out_h[k] = hys
         guard.check("soc", z)
         guard.check("temperature_K", temp)
         guard.check("current_A", i_now)
@@ -185,7 +202,7 @@ def simulate_ecm(
         m = max(1, int(np.ceil(span / max_step_s - 1e-12)))
         h = span / m
         for _ in range(m):
-            i_now = current_for(value, z, temp, v_rc)
+            i_now = current_for(value, z, temp, v_rc, hys)
             r0 = ecm.r0(z, temp)
             r_rc, tau = ecm.rc(z, temp)
             decay = np.exp(-h / tau)
@@ -196,6 +213,13 @@ def simulate_ecm(
             q_pol = i_now * np.sum(v_inf + (v_rc - v_inf) * tau / h * (1 - decay))
             q = (r0 * i_now**2 + i_now * ecm.eta_ct(z, temp, i_now) + q_pol
                  - i_now * temp * ecm.docv_dT(z))
+            if ecm.has_hysteresis and i_now != 0.0:
+                # hysteresis heat -I M h, h averaged exactly over its exponential
+                sgn = 1.0 if i_now > 0 else -1.0
+                a = ecm.hysteresis_rate * abs(i_now) * h / q_as
+                mean_h = -sgn + (hys + sgn) * (-np.expm1(-a) / a if a > 1e-12 else 1.0)
+                q -= i_now * ecm.hysteresis(z) * mean_h
+                hys = ecm.hysteresis_step(hys, i_now, h)
             v_rc = v_inf + (v_rc - v_inf) * decay
             z -= i_now * h / q_as
             if thermal:
@@ -213,4 +237,5 @@ def simulate_ecm(
         heat_W={"irreversible_W": out_qirr, "reversible_W": out_qrev,
                 "total_W": out_qirr + out_qrev},
         rc_V=out_rc,
+        hysteresis=out_h if ecm.has_hysteresis else None,
     )
