@@ -18,7 +18,13 @@
      at the start of each sub-step and at every output; with the charge-transfer element
      (ECM_HAS_CT) the voltage also loses eta = 2 I0 R_ct asinh(I / (2 I0)), the heat gains
      I eta, and in power mode V I = P is solved by Newton from the root of the linear
-     circuit with R0 + R_ct, as in simulate_ecm.
+     circuit with R0 + R_ct, as in simulate_ecm;
+   - with the one-state OCV hysteresis (ECM_HAS_HYS): the source voltage gains M(z) h, the
+     state h takes the exact update of dh/dt = -gamma |I| / Q_As (h + sign(I)) over the
+     sub-step, h' = -s + (h + s) exp(-gamma |I| dt / Q_As) with s = sign(I) (unchanged at
+     I = 0), and the heat gains -I M(z) h with h averaged exactly over that exponential.
+     Without it, the preprocessed source is that of an ECM without hysteresis before the
+     hysteresis was added.
 
    Outputs are evaluated on request (fmi2GetReal) from the state and the inputs set, so
    after fmi2SetReal of a new input they are right-continuous like simulate_ecm's.
@@ -36,6 +42,10 @@
 #include "fmi2Functions.h"
 #include "ecm_model.h"
 
+#ifndef ECM_HAS_HYS
+#define ECM_HAS_HYS 0
+#endif
+
 /* value references (the same in modelDescription.xml) */
 #define VR_CURRENT 1       /* input (current mode) or output (power mode) [A] */
 #define VR_POWER 2         /* input, power mode only [W] */
@@ -47,6 +57,10 @@
 #define VR_INITIAL_SOC 20  /* parameter [1] */
 #define VR_T0 21           /* parameter [K] */
 #define VR_MAX_STEP 22     /* parameter [s] */
+#if ECM_HAS_HYS
+#define VR_HYS 14          /* output [1]: hysteresis state h */
+#define VR_INITIAL_HYS 23  /* parameter [1] in [-1, 1] */
+#endif
 
 #define WARN_SOC 1
 #define WARN_TEMPERATURE 2
@@ -75,6 +89,10 @@ typedef struct {
     double initial_soc;
     double t0;
     double max_step;
+#if ECM_HAS_HYS
+    double hys;            /* hysteresis state h in [-1, 1] */
+    double initial_hys;
+#endif
 } State;
 
 typedef struct {
@@ -176,6 +194,11 @@ static double docv_dt(double z) { return interp1(ECM_SOC, ECM_DOCV_DT, ECM_NS, z
 
 static double r0_of(double z, double temp) { return bilinear(ECM_R0, z, temp); }
 
+#if ECM_HAS_HYS
+/* M(z): half the gap between the charge and discharge OCV branches [V] */
+static double hys_of(double z) { return interp1(ECM_SOC, ECM_HYS, ECM_NS, z); }
+#endif
+
 /* The charge-transfer element: R_ct and I0 at (z, temp), and its voltage at current i. */
 static void ct_of(double z, double temp, double *r_ct, double *i0) {
 #if ECM_HAS_CT
@@ -222,7 +245,11 @@ static int current_of(const Instance *c, const State *s, double at_time, double 
         *i_out = s->u;
         return 0;
     }
+#if ECM_HAS_HYS
+    e = ocv(s->z, s->temp) + hys_of(s->z) * s->hys - sum_rc(s);
+#else
     e = ocv(s->z, s->temp) - sum_rc(s);
+#endif
     r0 = r0_of(s->z, s->temp);
     ct_of(s->z, s->temp, &r_ct, &i0);
     r_lin = r0 + r_ct;
@@ -283,6 +310,16 @@ static int advance(const Instance *c, State *s, double span) {
         }
         q = r0 * (i_now * i_now) + i_now * eta_ct(s->z, s->temp, i_now) + q_pol
             - i_now * s->temp * docv_dt(s->z);
+#if ECM_HAS_HYS
+        if (i_now != 0.0) {
+            /* heat -I M h with h averaged exactly over its exponential; then the exact h */
+            double sgn = i_now > 0 ? 1.0 : -1.0;
+            double a = ECM_HYS_RATE * fabs(i_now) * h / ECM_Q_AS;
+            double mean_h = -sgn + (s->hys + sgn) * (a > 1e-12 ? -expm1(-a) / a : 1.0);
+            q -= i_now * hys_of(s->z) * mean_h;
+            s->hys = -sgn + (s->hys + sgn) * exp(-a);
+        }
+#endif
         s->z -= i_now * h / ECM_Q_AS;
         if (ECM_HA > 0) {
             double t_ss = s->t_amb + q / ECM_HA;
@@ -310,7 +347,15 @@ static int outputs_of(const Instance *c, const State *s, Outputs *o) {
     q_irr = r0 * (i_now * i_now) + q_pol + i_now * eta;
     q_rev = -i_now * s->temp * docv_dt(s->z);
     o->current = i_now;
+#if ECM_HAS_HYS
+    {
+        double v_hys = hys_of(s->z) * s->hys;
+        q_irr -= i_now * v_hys;
+        o->voltage = ocv(s->z, s->temp) + v_hys - r0 * i_now - eta - sum_rc(s);
+    }
+#else
     o->voltage = ocv(s->z, s->temp) - r0 * i_now - eta - sum_rc(s);
+#endif
     o->heat = q_irr + q_rev;
     return 0;
 }
@@ -359,6 +404,10 @@ static void set_start_values(State *s) {
     s->z = s->initial_soc;
     s->temp = s->t0;
     for (k = 0; k < ECM_NRC_DIM; k++) s->v_rc[k] = 0.0;
+#if ECM_HAS_HYS
+    s->initial_hys = ECM_START_HYS;
+    s->hys = s->initial_hys;
+#endif
 }
 
 /* before the end of initialization the state follows the parameters */
@@ -369,6 +418,9 @@ static void sync_initial_state(State *s) {
     s->temp = s->t0;
     s->time = s->start_time;
     for (k = 0; k < ECM_NRC_DIM; k++) s->v_rc[k] = 0.0;
+#if ECM_HAS_HYS
+    s->hys = s->initial_hys;
+#endif
 }
 
 /* ---------------------------------------------------------------- common functions */
@@ -522,11 +574,25 @@ static int check_value(Instance *c, fmi2ValueReference vr, double value) {
     case VR_INITIAL_SOC:
     case VR_T0:
     case VR_MAX_STEP:
+#if ECM_HAS_HYS
+    case VR_INITIAL_HYS:
+        if (!(c->s.mode & before_init)) {
+            LOG_ERROR(c, "The parameters initial_soc, initial_hysteresis, T0_K and "
+                      "max_step_s are fixed: they can be set before the end of "
+                      "initialization only.");
+            return 0;
+        }
+        if (vr == VR_INITIAL_HYS && !(value >= -1 && value <= 1)) {
+            LOG_ERROR(c, "initial_hysteresis must be in the range [-1, 1]. Got %g.", value);
+            return 0;
+        }
+#else
         if (!(c->s.mode & before_init)) {
             LOG_ERROR(c, "The parameters initial_soc, T0_K and max_step_s are fixed: they "
                       "can be set before the end of initialization only.");
             return 0;
         }
+#endif
         if (vr == VR_INITIAL_SOC && !(value >= 0 && value <= 1)) {
             LOG_ERROR(c, "initial_soc must be in the range [0, 1]. Got %g.", value);
             return 0;
@@ -568,6 +634,9 @@ fmi2Status fmi2SetReal(fmi2Component comp, const fmi2ValueReference vr[], size_t
         case VR_INITIAL_SOC: c->s.initial_soc = value[i]; break;
         case VR_T0: c->s.t0 = value[i]; break;
         case VR_MAX_STEP: c->s.max_step = value[i]; break;
+#if ECM_HAS_HYS
+        case VR_INITIAL_HYS: c->s.initial_hys = value[i]; break;
+#endif
         default: break;
         }
     }
@@ -610,6 +679,10 @@ fmi2Status fmi2GetReal(fmi2Component comp, const fmi2ValueReference vr[], size_t
         case VR_INITIAL_SOC: value[i] = c->s.initial_soc; break;
         case VR_T0: value[i] = c->s.t0; break;
         case VR_MAX_STEP: value[i] = c->s.max_step; break;
+#if ECM_HAS_HYS
+        case VR_HYS: value[i] = c->s.hys; break;
+        case VR_INITIAL_HYS: value[i] = c->s.initial_hys; break;
+#endif
         default: goto unknown;
         }
     }
