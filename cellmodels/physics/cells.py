@@ -86,6 +86,19 @@ EXTENSIONS: dict[str, str] = {
     "Total heat transfer coefficient [W.m-2.K-1]": "surface cooling of the lumped thermal model",
     "Cell cooling surface area [m2]": "area over which the heat transfer coefficient acts",
     "Electrolyte weight fraction of liquid": "residual liquid in a semi-solid electrolyte [-]",
+    # Open-circuit-potential hysteresis of the positive electrode (LFP): PyBaMM's
+    # "one-state hysteresis" (Axen et al. 2022) with lithiation/delithiation OCPs at
+    # OCP -/+ the half-gap; the equilibrium OCP is the set's OCP.
+    "Positive electrode OCP hysteresis half-gap [V]": (
+        "half the gap between the delithiation (charge) and lithiation (discharge) OCP [V]"
+    ),
+    "Positive particle hysteresis decay rate": (
+        "PyBaMM's one-state decay rate (>= 25.10 definition), both directions [-]: 1 + h "
+        "falls as exp(-rate x stoichiometry passed / 2) on lithiation"
+    ),
+    "Initial hysteresis state in positive electrode": (
+        "h at t = 0: -1 lithiation (discharge) branch, +1 delithiation (charge) branch"
+    ),
     # Lean-electrolyte dry-out model (Li, O'Kane, Marinescu & Offer, JES 169 060516, 2022)
     "Electrolyte reservoir volume [m3]": "free electrolyte outside the pores at start of life",
     "EC partial molar volume [m3.mol-1]": "volume of solvent consumed per mol of Li lost to SEI",
@@ -158,6 +171,9 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "User-defined/Total heat transfer coefficient [W.m-2.K-1]": (0.1, 5000.0),
     "User-defined/Cell cooling surface area [m2]": (1e-4, 5.0),
     "User-defined/Electrolyte weight fraction of liquid": (0.0, 1.0),
+    "User-defined/Positive electrode OCP hysteresis half-gap [V]": (0.0, 0.1),
+    "User-defined/Positive particle hysteresis decay rate": (0.1, 1e4),
+    "User-defined/Initial hysteresis state in positive electrode": (-1.0, 1.0),
     "User-defined/Electrolyte reservoir volume [m3]": (0.0, 1e-3),
     "User-defined/EC partial molar volume [m3.mol-1]": (1e-5, 2e-4),
     "User-defined/Dry-out transport exponent": (0.0, 5.0),
@@ -313,6 +329,7 @@ def _apply_extensions(pv, user: dict) -> None:
     resistance R [Ohm.m2] is carried as rho = R / L. PyBaMM shares the SEI parameters
     between the two electrodes, hence one film resistance for both.
     """
+    _apply_hysteresis(pv, user)
     rf = user.get("Interfacial film resistance [Ohm.m2]")
     if rf is not None:
         # A set with a growing SEI gives its own initial thickness: keep it, and carry the
@@ -327,6 +344,53 @@ def _apply_extensions(pv, user: dict) -> None:
             },
             check_already_exists=False,
         )
+
+
+#: The extensions that together give the positive electrode its OCP hysteresis.
+HYSTERESIS_KEYS = ("Positive electrode OCP hysteresis half-gap [V]",
+                   "Positive particle hysteresis decay rate",
+                   "Initial hysteresis state in positive electrode")
+
+
+def has_hysteresis(user: dict) -> bool:
+    """True if a set's User-defined block gives the positive electrode an OCP hysteresis
+    (all three :data:`HYSTERESIS_KEYS`; a partial set is refused when loaded)."""
+    return HYSTERESIS_KEYS[0] in user
+
+
+def _apply_hysteresis(pv, user: dict) -> None:
+    """PyBaMM's one-state hysteresis parameters from the half-gap, rate and initial state.
+
+    Lithiation OCP = OCP - half-gap, delithiation OCP = OCP + half-gap (PyBaMM's equilibrium
+    OCP stays the set's OCP, which its hysteresis heating is measured from); the one decay
+    rate is given to both directions.
+    """
+    given = [key for key in HYSTERESIS_KEYS if key in user]
+    if not given:
+        return
+    if len(given) != len(HYSTERESIS_KEYS):
+        missing = next(key for key in HYSTERESIS_KEYS if key not in user)
+        raise ParameterError(f"The User-defined key {given[0]!r} needs {missing!r} as well: an "
+                             "OCP hysteresis is given by "
+                             + ", ".join(repr(k) for k in HYSTERESIS_KEYS) + ".")
+    half_gap = float(user[HYSTERESIS_KEYS[0]])
+    rate = float(user[HYSTERESIS_KEYS[1]])
+    ocp = pv["Positive electrode OCP [V]"]
+
+    # PyBaMM calls the branch OCPs with the same arguments as the set's OCP
+    def lithiation(*args):
+        return ocp(*args) - half_gap
+
+    def delithiation(*args):
+        return ocp(*args) + half_gap
+
+    pv.update({
+        "Positive electrode lithiation OCP [V]": lithiation,
+        "Positive electrode delithiation OCP [V]": delithiation,
+        "Positive particle lithiation hysteresis decay rate": rate,
+        "Positive particle delithiation hysteresis decay rate": rate,
+        "Initial hysteresis state in positive electrode": float(user[HYSTERESIS_KEYS[2]]),
+    }, check_already_exists=False)
 
 
 #: Nominal thickness of the interphase film; only the product thickness x resistivity

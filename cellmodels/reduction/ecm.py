@@ -46,7 +46,8 @@ import numpy as np
 
 from ..errors import ParameterError, suggest
 
-__all__ = ["ECM", "READABLE_SCHEMA_VERSIONS", "SCHEMA_VERSION", "bilinear", "schema_version_of"]
+__all__ = ["ECM", "READABLE_SCHEMA_VERSIONS", "SCHEMA_VERSION", "bilinear", "hysteresis_after",
+           "schema_version_of"]
 
 #: The newest schema version. Version 2 added the optional charge-transfer element
 #: (``ct_R_Ohm``, ``ct_i0_A``); an ECM without it is written as version 1, byte for byte
@@ -276,11 +277,9 @@ class ECM:
 
     def hysteresis_step(self, h: float, current_A: float, dt_s: float) -> float:
         """The state h after ``dt_s`` at a constant current (exact)."""
-        if self.hysteresis_V is None or current_A == 0.0:
+        if self.hysteresis_V is None:
             return h
-        s = 1.0 if current_A > 0 else -1.0
-        dz = abs(current_A) * dt_s / (3600.0 * self.capacity_Ah)
-        return float(-s + (h + s) * np.exp(-self.hysteresis_rate * dz))
+        return hysteresis_after(h, current_A, dt_s, self.hysteresis_rate, self.capacity_Ah)
 
     def ct(self, soc: float, temperature_K: float) -> tuple[float, float]:
         """(R_ct [Ohm], I0 [A]) of the charge-transfer element; (0, inf) without one."""
@@ -340,6 +339,16 @@ def schema_version_of(ecm: ECM) -> int:
     if ecm.has_hysteresis:
         return 3
     return 2 if ecm.has_ct else 1
+
+
+def hysteresis_after(h: float, current_A: float, dt_s: float, rate: float,
+                     capacity_Ah: float) -> float:
+    """The hysteresis state after ``dt_s`` at a constant current, exactly:
+    ``-s + (h + s) exp(-rate |I| dt / (3600 Q))`` with ``s = sign(I)``; unchanged at I = 0."""
+    if current_A == 0.0:
+        return h
+    s = 1.0 if current_A > 0 else -1.0
+    return float(-s + (h + s) * np.exp(-rate * abs(current_A) * dt_s / (3600.0 * capacity_Ah)))
 
 
 def bilinear(xs: np.ndarray, ys: np.ndarray, table: np.ndarray, x: float, y: float) -> float:

@@ -14,6 +14,17 @@ full amplitude. OCV(SOC) and dOCV/dT(SOC) come from the physics model's rest vol
 temperature; the capacity is the charge between PyBaMM's 0 and 100 % SOC; the thermal
 mass and heat-transfer coefficient are the physics model's lumped ones.
 
+A cell whose positive electrode has an OCP hysteresis (PyBaMM's "one-state hysteresis",
+:data:`cellmodels.physics.cells.HYSTERESIS_KEYS`) gets the ECM's hysteresis state:
+``M(z)`` is half the gap between the delithiation and lithiation OCPs at the positive
+stoichiometry of each SOC (:func:`hysteresis_half_gap`), the rate maps PyBaMM's decay
+rate ``gamma_p`` (per positive stoichiometry, ``1 + h ~ exp(-gamma_p dsto / 2)``) to SOC,
+``gamma = gamma_p |y(1) - y(0)| / 2`` (exact for a uniform reaction across the electrode;
+the physics' local states switch a few per cent later where the current is not
+uniform), and the initial state is the set's. The identification then fits the
+resistances to the physics' voltage with the ECM's own hysteresis voltage ``M(z) h(t)``
+(from the sequence's current) taken out.
+
 Estimator contract (scikit-learn): settings in the constructor, ``fit(cell)`` returns
 ``self``, learned values end in ``_`` (``ecm_``, ``fit_table_``).
 """
@@ -31,9 +42,10 @@ from scipy.optimize import least_squares, nnls
 
 from ..errors import CutoffError, InputError, SolverError, check_range, range_message
 from ..physics.cells import Cell, load_cell
-from .ecm import ECM
+from .ecm import ECM, hysteresis_after
 
-__all__ = ["ECMIdentifier", "NotFittedError", "open_circuit_voltage", "reduce_cell"]
+__all__ = ["ECMIdentifier", "NotFittedError", "hysteresis_half_gap", "hysteresis_of",
+           "open_circuit_voltage", "reduce_cell"]
 
 
 def open_circuit_voltage(cell: Cell, soc, temperature_K: float) -> np.ndarray:
@@ -54,6 +66,57 @@ def open_circuit_voltage(cell: Cell, soc, temperature_K: float) -> np.ndarray:
     temp = pybamm.Scalar(float(temperature_K))
     expr = param.p.prim.U(y, temp) - param.n.prim.U(x, temp)
     return np.asarray(pv.process_symbol(expr).evaluate(), dtype=float).reshape(-1)
+
+
+def _positive_stoichiometry(pv, param, soc) -> tuple[np.ndarray, float]:
+    """Positive stoichiometry at ``soc`` (PyBaMM's SOC) and its window |y(1) - y(0)|."""
+    import pybamm
+
+    _, y0 = pybamm.lithium_ion.get_initial_stoichiometries(0.0, pv, param=param)
+    _, y1 = pybamm.lithium_ion.get_initial_stoichiometries(1.0, pv, param=param)
+    return y0 + np.asarray(soc, dtype=float) * (y1 - y0), float(abs(y1 - y0))
+
+
+def hysteresis_half_gap(cell: Cell, soc, temperature_K: float) -> np.ndarray:
+    """Half the gap [V] between the positive electrode's delithiation (charge) and
+    lithiation (discharge) OCPs at the stoichiometries of ``soc``: the ECM's ``M(z)``.
+    Refused for a cell without hysteresis."""
+    import pybamm
+
+    from ..physics.cells import has_hysteresis
+
+    if not has_hysteresis(cell.user_defined):
+        raise InputError(f"Cell {cell.name} has no OCP hysteresis (its set gives no "
+                         "'Positive electrode OCP hysteresis half-gap [V]').")
+    pv = cell.parameter_values()
+    param = pybamm.LithiumIonParameters()
+    y, _ = _positive_stoichiometry(pv, param, soc)
+    y = pybamm.Vector(np.atleast_1d(y))
+    temp = pybamm.Scalar(float(temperature_K))
+    expr = (param.p.prim.U(y, temp, "delithiation") - param.p.prim.U(y, temp, "lithiation")) / 2
+    return np.asarray(pv.process_symbol(expr).evaluate(), dtype=float).reshape(-1)
+
+
+def hysteresis_of(cell: Cell) -> tuple[float, float] | None:
+    """(gamma per unit SOC, initial state) of the ECM's hysteresis for ``cell``, or None.
+
+    ``gamma = gamma_p |y(1) - y(0)| / 2`` from PyBaMM's decay rate ``gamma_p`` (module
+    docstring); the two directions' rates must be equal (the ECM has one)."""
+    import pybamm
+
+    from ..physics.cells import has_hysteresis
+
+    if not has_hysteresis(cell.user_defined):
+        return None
+    pv = cell.parameter_values()
+    rates = {d: float(pv[f"Positive particle {d}hysteresis decay rate"])
+             for d in ("lithiation ", "delithiation ")}
+    if len(set(rates.values())) != 1:
+        raise InputError(f"Cell {cell.name}: the ECM has one hysteresis rate; the set's "
+                         f"lithiation and delithiation decay rates differ ({rates}).")
+    _, window = _positive_stoichiometry(pv, pybamm.LithiumIonParameters(), [0.0])
+    return (next(iter(rates.values())) * window / 2.0,
+            float(pv["Initial hysteresis state in positive electrode"]))
 
 
 CURRENT_DEPENDENCE: tuple[str, ...] = ("none", "butler-volmer")
@@ -169,6 +232,17 @@ class _SequenceEngine:
                         "charge" if "Maximum voltage" in term else "both")
             raise err
         return sol
+
+
+def _hysteresis_path(t: np.ndarray, current_A: np.ndarray, capacity_Ah: float, rate: float,
+                     initial: float) -> np.ndarray:
+    """The ECM's hysteresis state at ``t`` for a current that holds ``current_A[m]`` on
+    ``[t[m], t[m+1])`` (exact steps of :meth:`ECM.hysteresis_step`'s law)."""
+    h = np.empty(t.size)
+    h[0] = initial
+    for m in range(t.size - 1):
+        h[m + 1] = hysteresis_after(h[m], current_A[m], t[m + 1] - t[m], rate, capacity_Ah)
+    return h
 
 
 def _step_responses(t: np.ndarray, edges: np.ndarray, jumps: np.ndarray, tau: float
@@ -492,6 +566,8 @@ class ECMIdentifier:
         else:
             slope = np.zeros_like(ocv_soc)
         ocv_ref = open_circuit_voltage(cell, ocv_soc, t_ref)
+        hysteresis = hysteresis_of(cell)
+        half_gap = hysteresis_half_gap(cell, ocv_soc, t_ref) if hysteresis else None
 
         # R0, R_k, tau_k at each grid point
         edges = engine.edges
@@ -557,6 +633,11 @@ class ECMIdentifier:
             z = start - (a_dis * charge[0] + a_chg * charge[1]) / 3600.0 / q_soc
             ocv = np.interp(z, ocv_soc, ocv_ref) + (temps[j] - t_ref) * np.interp(
                 z, ocv_soc, slope)
+            if hysteresis:
+                # the ECM's own hysteresis voltage M(z) h(t) along the sequence (exact
+                # steps: the current is constant between output times), taken out
+                ocv = ocv + np.interp(z, ocv_soc, half_gap) * _hysteresis_path(
+                    t_out, a_dis * pos_out + a_chg * neg_out, q_soc, *hysteresis)
             responses[j].append((i, a_dis, a_chg, ocv - v))
         for j in range(nt):
             groups = [responses[j]] if self.shared_tau else [[r] for r in responses[j]]
@@ -602,6 +683,9 @@ class ECMIdentifier:
             heat_transfer_W_per_K=ha,
             ct_R_Ohm=on_axis(r_ct) if ct else None,
             ct_i0_A=on_axis(i0) if ct else None,
+            hysteresis_V=half_gap,
+            hysteresis_rate=hysteresis[0] if hysteresis else None,
+            hysteresis_initial=hysteresis[1] if hysteresis else None,
             limits={
                 "voltage_min_V": float(pv["Lower voltage cut-off [V]"]),
                 "voltage_max_V": float(pv["Upper voltage cut-off [V]"]),
