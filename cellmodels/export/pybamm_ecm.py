@@ -72,6 +72,22 @@ available as ``"Open-circuit voltage at reference temperature [V]"``). The resul
 ECM, thermal included, to solver tolerance. ``pybamm_model(ecm, stock=True)`` gives
 PyBaMM's unmodified model with the same parameter values; it matches ours isothermally at
 ``T_ref`` only.
+
+**OCV hysteresis** (an ECM with ``hysteresis_V``, schema 3). PyBaMM's Thevenin has none, so
+the subclassed OCV element also carries it: a state ``"Hysteresis state"`` h with
+
+    dh/dt = -gamma I (1 + sign(I) h) / (3600 Q)   (= -gamma |I| (h + sign(I)) / (3600 Q))
+
+(``|I|`` written as ``sign(I) I``: ``pybamm.sign`` is never smoothed, whereas ``abs`` turns
+into a smooth approximation under a global ``pybamm.settings.abs_smoothing``; the current
+is piecewise constant between the solver's restart points, so sign(I) is too), initial
+value the parameter ``"Initial hysteresis state"`` (default ``ecm.hysteresis_initial``),
+rate ``"Hysteresis decay rate"`` (gamma, per unit SOC) and ``"Hysteresis half-gap [V]"``
+M(z), a 1-D interpolant padded as the OCV is. ``"Open-circuit voltage [V]"`` gains
+``M(z) h`` (``"Hysteresis voltage [V]"``), and the thermal submodel, also subclassed, adds
+the hysteresis dissipation ``-I M h`` (``"Hysteresis heat generation [W]"``) to PyBaMM's
+``"Irreversible heat generation [W]"``, so the heat is ours, ``I (U - V)``. The stock model
+cannot represent it: ``stock=True`` with such an ECM is refused.
 """
 
 from __future__ import annotations
@@ -97,6 +113,9 @@ _OCV_PAD_V = 1.0
 _JIG_AIR_FACTOR = 1e4  # K = 1e4 hA
 _JIG_MASS_FRACTION = 1e-4  # eps = 1e-4 C_th
 OCV_REFERENCE_PARAMETER = "OCV reference temperature [K]"
+HYSTERESIS_INITIAL_PARAMETER = "Initial hysteresis state"
+HYSTERESIS_RATE_PARAMETER = "Hysteresis decay rate"
+HYSTERESIS_GAP_PARAMETER = "Hysteresis half-gap [V]"
 
 
 def _pad_axis(axis: np.ndarray, pad: float) -> np.ndarray:
@@ -166,6 +185,7 @@ def to_pybamm_parameter_values(
     current_A=0.0,
     voltage_min_V: float | None = None,
     voltage_max_V: float | None = None,
+    initial_hysteresis: float | None = None,
 ):
     """``pybamm.ParameterValues`` for :func:`pybamm_model` (see the module docstring).
 
@@ -179,11 +199,20 @@ def to_pybamm_parameter_values(
         time (e.g. :func:`piecewise_constant_current`)
     voltage_min_V, voltage_max_V : PyBaMM's voltage cut-offs (termination events);
         default ``ecm.limits["voltage_min_V"]`` and ``["voltage_max_V"]``
+    initial_hysteresis : the hysteresis state h at t = 0 in [-1, 1] (``"Initial hysteresis
+        state"``) of an ECM with hysteresis; default ``ecm.hysteresis_initial``. Refused
+        for an ECM without hysteresis.
     """
     import pybamm
 
     owner = "argument of to_pybamm_parameter_values"
     check_range(initial_soc, "initial_soc", owner, 0.0, 1.0)
+    if initial_hysteresis is not None and not ecm.has_hysteresis:
+        raise InputError(f"The ECM {ecm.name!r} has no hysteresis; the 'initial_hysteresis' "
+                         f"{owner} must be None. Got {initial_hysteresis!r} instead.")
+    if ecm.has_hysteresis:
+        h0 = check_range(ecm.hysteresis_initial if initial_hysteresis is None
+                         else initial_hysteresis, "initial_hysteresis", owner, -1.0, 1.0)
     t0 = float(ecm.reference_temperature_K if temperature_K is None else temperature_K)
     check_range(t0, "temperature_K", owner, 0.0, 1000.0, closed=(False, True))
     if ambient_K is None:
@@ -247,6 +276,17 @@ def to_pybamm_parameter_values(
         values[f"R{k + 1} [Ohm]"] = r_k
         values[f"C{k + 1} [F]"] = c_k
         values[f"Element-{k + 1} initial overpotential [V]"] = 0.0
+    if ecm.has_hysteresis:
+
+        def half_gap(soc):
+            return _interpolant_1d(ecm.soc, ecm.hysteresis_V, _SOC_PAD, soc,
+                                   f"{ecm.name} hysteresis half-gap [V]")
+
+        values.update({
+            HYSTERESIS_INITIAL_PARAMETER: float(h0),
+            HYSTERESIS_RATE_PARAMETER: float(ecm.hysteresis_rate),
+            HYSTERESIS_GAP_PARAMETER: half_gap,
+        })
     return pybamm.ParameterValues(values)
 
 
@@ -272,13 +312,76 @@ def _entropic_ocv_element():
     return EntropicOCVElement
 
 
+def _hysteresis_elements():
+    """The OCV element with our OCV and the one-state hysteresis, and the thermal submodel
+    that adds its dissipation (module docstring)."""
+    import pybamm
+
+    class HysteresisOCVElement(_entropic_ocv_element()):
+        """OCV U(z) + (T - T_ref) dU/dT(z) + M(z) h, h the hysteresis state."""
+
+        def get_fundamental_variables(self):
+            variables = super().get_fundamental_variables()
+            h = pybamm.Variable("Hysteresis state")
+            m = pybamm.FunctionParameter(HYSTERESIS_GAP_PARAMETER,
+                                         {"SoC": variables["SoC"]})
+            variables.update({
+                "Hysteresis state": h,
+                "Hysteresis half-gap [V]": m,
+                "Hysteresis voltage [V]": m * h,
+            })
+            return variables
+
+        def get_coupled_variables(self, variables):
+            current = variables["Current [A]"]  # read first: a KeyError changes nothing
+            v_hys = variables["Hysteresis voltage [V]"]
+            variables = super().get_coupled_variables(variables)
+            u_eq = variables["Open-circuit voltage [V]"]
+            variables.update({
+                "Equilibrium open-circuit voltage [V]": u_eq,
+                "Open-circuit voltage [V]": u_eq + v_hys,
+                "Hysteresis heat generation [W]": -current * v_hys,
+            })
+            return variables
+
+        def set_rhs(self, variables):
+            super().set_rhs(variables)
+            h = variables["Hysteresis state"]
+            current = variables["Current [A]"]
+            gamma = pybamm.Parameter(HYSTERESIS_RATE_PARAMETER)
+            # -gamma |I| (h + sign(I)) / (3600 Q), |I| = sign(I) I (never smoothed)
+            self.rhs[h] = (-gamma * current * (1 + pybamm.sign(current) * h)
+                           / (3600 * self.param.cell_capacity))
+
+        def set_initial_conditions(self, variables):
+            super().set_initial_conditions(variables)
+            h = variables["Hysteresis state"]
+            self.initial_conditions[h] = pybamm.Parameter(HYSTERESIS_INITIAL_PARAMETER)
+
+    class HysteresisThermal(pybamm.equivalent_circuit_elements.ThermalSubModel):
+        """PyBaMM's lumped thermal submodel, its irreversible heat gaining -I M h."""
+
+        def get_coupled_variables(self, variables):
+            q_hys = variables["Hysteresis heat generation [W]"]  # read first (KeyError)
+            variables = super().get_coupled_variables(variables)
+            variables.update({
+                "Irreversible heat generation [W]":
+                    variables["Irreversible heat generation [W]"] + q_hys,
+                "Total heat generation [W]": variables["Total heat generation [W]"] + q_hys,
+            })
+            return variables
+
+    return HysteresisOCVElement, HysteresisThermal
+
+
 def pybamm_model(ecm: ECM, *, stock: bool = False, options: dict | None = None):
     """PyBaMM's Thevenin model with ``"number of rc elements": ecm.n_rc``.
 
     By default its OCV element is replaced by a subclass that adds our OCV temperature
     term (module docstring), so with :func:`to_pybamm_parameter_values` it is our ECM,
-    thermal included. ``stock=True``
-    gives PyBaMM's model unchanged. ``options`` are further Thevenin options (e.g.
+    thermal included; with an ECM with OCV hysteresis it also carries the hysteresis state
+    and its heat. ``stock=True`` gives PyBaMM's model unchanged (refused for an ECM with
+    hysteresis). ``options`` are further Thevenin options (e.g.
     ``{"operating mode": "power"}``); ``"number of rc elements"`` is set from the ECM.
     """
     import pybamm
@@ -291,13 +394,24 @@ def pybamm_model(ecm: ECM, *, stock: bool = False, options: dict | None = None):
     opts["number of rc elements"] = ecm.n_rc
     name = f"Thevenin ECM '{ecm.name}'" + (" (stock PyBaMM)" if stock else "")
     if stock:
+        if ecm.has_hysteresis:
+            raise InputError(f"The ECM {ecm.name!r} has an OCV hysteresis (hysteresis_V), "
+                             "which PyBaMM's stock Thevenin model cannot represent; "
+                             "'stock' must be False (the default model carries it).")
         return pybamm.equivalent_circuit.Thevenin(name=name, options=opts)
     model = pybamm.equivalent_circuit.Thevenin(name=name, options=opts, build=False)
-    key = "Open-circuit voltage"
-    if key not in model.submodels:  # PyBaMM renamed its submodels: fail loudly
-        raise RuntimeError(f"PyBaMM's Thevenin model has no submodel {key!r}; found "
-                           f"{list(model.submodels)}.")
-    model.submodels[key] = _entropic_ocv_element()(model.param, model.options)
+    keys = ("Open-circuit voltage", "Thermal") if ecm.has_hysteresis else (
+        "Open-circuit voltage",)
+    for key in keys:
+        if key not in model.submodels:  # PyBaMM renamed its submodels: fail loudly
+            raise RuntimeError(f"PyBaMM's Thevenin model has no submodel {key!r}; found "
+                               f"{list(model.submodels)}.")
+    if ecm.has_hysteresis:
+        ocv_element, thermal = _hysteresis_elements()
+        model.submodels["Thermal"] = thermal(model.param, model.options)
+    else:
+        ocv_element = _entropic_ocv_element()
+    model.submodels["Open-circuit voltage"] = ocv_element(model.param, model.options)
     model.build_model()
     return model
 
@@ -348,20 +462,23 @@ def solve_pybamm(
     rtol: float = 1e-9,
     atol: float = 1e-11,
     t_interp=None,
+    initial_hysteresis: float | None = None,
 ):
     """Run the exported model on a zero-order-hold current profile with IDAKLU.
 
     ``current_A[k]`` holds on ``[time_s[k], time_s[k+1])`` (as in
     :func:`cellmodels.reduction.simulate_ecm`); the run ends at ``time_s[-1]``. Returns the
     ``pybamm.Solution`` (outputs at ``t_interp`` if given, else the solver's steps). The
-    voltage cut-offs are the ECM's limits (PyBaMM stops there).
+    voltage cut-offs are the ECM's limits (PyBaMM stops there). ``initial_hysteresis``:
+    h(0) of an ECM with hysteresis (default ``ecm.hysteresis_initial``).
     """
     import pybamm
 
     t = np.asarray(time_s, dtype=float)
     values = to_pybamm_parameter_values(
         ecm, initial_soc=initial_soc, temperature_K=temperature_K, ambient_K=ambient_K,
-        current_A=piecewise_constant_current(t, current_A))
+        current_A=piecewise_constant_current(t, current_A),
+        initial_hysteresis=initial_hysteresis)
     model = pybamm_model(ecm, stock=stock)
     solver = pybamm.IDAKLUSolver(rtol=rtol, atol=atol)
     sim = pybamm.Simulation(model, parameter_values=values, solver=solver)
