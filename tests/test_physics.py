@@ -43,7 +43,8 @@ def test_heat_split_sums_to_total(tmp_path, contact_Ohm):
     run = cm.simulate(cell, initial_soc=0.5, temperature_K=298.15, current_A=4.0,
                       duration_s=300.0)
     h = run.heat_W
-    parts = h["ohmic_W"] + h["irreversible_W"] + h["reversible_W"] + h["contact_W"]
+    parts = (h["ohmic_W"] + h["irreversible_W"] + h["reversible_W"] + h["contact_W"]
+             + h["hysteresis_W"])
     np.testing.assert_allclose(parts, h["total_W"], rtol=1e-9, atol=1e-12)
     assert np.all(h["total_W"] > 0)
     if contact_Ohm:

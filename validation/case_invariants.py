@@ -1,7 +1,8 @@
 """Case: physics invariants, measured and reported (the tests assert the same).
 
 - zero current holds the open-circuit voltage;
-- the heat split (ohmic + irreversible + reversible + contact) sums to the total;
+- the heat split (ohmic + irreversible + reversible + contact + hysteresis) sums to the
+  total;
 - the semi-solid model with liquid properties and full wetting equals the liquid model.
 """
 
@@ -55,7 +56,8 @@ def run(fig_dir: Path) -> CaseResult:
     run_ = cm.simulate(cell, initial_soc=0.9, temperature_K=298.15, current_A=2 * q,
                        duration_s=900.0)
     h = run_.heat_W
-    split = h["ohmic_W"] + h["irreversible_W"] + h["reversible_W"] + h["contact_W"]
+    split = (h["ohmic_W"] + h["irreversible_W"] + h["reversible_W"] + h["contact_W"]
+             + h["hysteresis_W"])
     err = float(np.max(np.abs(split - h["total_W"]) / np.abs(h["total_W"])))
     rows.append({"invariant": "heat split sums to total (2C)", "measured": err,
                  "unit": "relative", "tolerance": 1e-9, "pass": err <= 1e-9})

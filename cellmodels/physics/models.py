@@ -61,13 +61,15 @@ MODELS: tuple[str, ...] = ("DFN", "SPMe", "SPM")
 THERMAL: tuple[str, ...] = ("isothermal", "lumped")
 
 #: Heat split, cell totals [W]: ohmic (solid, electrolyte, current collectors), irreversible
-#: reaction (kinetic and film overpotentials), reversible (entropic), contact, total.
+#: reaction (kinetic and film overpotentials), reversible (entropic), contact, heat of
+#: mixing, OCP hysteresis (``i_vol (U - U_eq)``, 0 without hysteresis), total.
 HEAT_VARIABLES: dict[str, str] = {
     "ohmic_W": "Ohmic heating [W]",
     "irreversible_W": "Irreversible electrochemical heating [W]",
     "reversible_W": "Reversible heating [W]",
     "contact_W": "Lumped contact resistance heating [W]",
     "mixing_W": "Heat of mixing [W]",  # 0 unless heat_of_mixing is on
+    "hysteresis_W": "Hysteresis electrochemical heating [W]",  # 0 without hysteresis
     "total_W": "Total heating [W]",
 }
 
