@@ -10,6 +10,10 @@ applies the next input, so at an input edge it reports the left limit; the refer
 simulate_ecm's state with the previous input (see tests/test_fmu.py). Also driven by hand
 (set input, read, step), where the FMU's outputs are right-continuous like simulate_ecm's.
 
+The same, build and agreement, for the small ECM with the one-state OCV hysteresis
+(half-gap 8-18 mV, gamma 60 per unit SOC): the pulses drive h to the discharge branch,
+the recharges turn it back up.
+
 Run: ``python validation/bench_fmu.py``; writes validation/bench_fmu.json.
 """
 
@@ -29,7 +33,7 @@ os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 T0, T_AMB, DT, MAX_STEP = 298.15, 303.15, 2.0, 0.75
 
 
-def make_ecm(ns: int = 11, nt: int = 3, n_rc: int = 2):
+def make_ecm(ns: int = 11, nt: int = 3, n_rc: int = 2, hysteresis: bool = False):
     import numpy as np
 
     from cellmodels.reduction import ECM
@@ -41,12 +45,15 @@ def make_ecm(ns: int = 11, nt: int = 3, n_rc: int = 2):
     rc_r = np.stack([r0 * (0.5 / (k + 1)) * (1 + 0.3 * s) for k in range(n_rc)])
     rc_tau = np.stack([(2.0 * 10**k) * (1 + 0.2 * s) * (1 + 0.1 * (t - 273.15) / 45)
                        for k in range(n_rc)])
-    return ECM(name=f"bench_{ns}x{nt}x{n_rc}", capacity_Ah=20.0, soc=soc, temperature_K=temps,
+    hys = {"hysteresis_V": 0.008 + 0.010 * np.sin(np.pi * soc), "hysteresis_rate": 60.0,
+           "hysteresis_initial": 0.3} if hysteresis else {}
+    return ECM(name=f"bench_{ns}x{nt}x{n_rc}" + ("_hys" if hysteresis else ""),
+               capacity_Ah=20.0, soc=soc, temperature_K=temps,
                ocv_V=3.0 + 1.2 * soc - 0.05 * np.sin(6 * soc),
                docv_dT_V_per_K=-1e-4 + 2e-4 * soc, r0_Ohm=r0, rc_R_Ohm=rc_r, rc_tau_s=rc_tau,
                thermal_mass_J_per_K=150.0, heat_transfer_W_per_K=0.5,
                validity={"soc_min": 0.0, "soc_max": 1.0, "temperature_min_K": temps[0],
-                         "temperature_max_K": temps[-1], "current_max_A": 200.0})
+                         "temperature_max_K": temps[-1], "current_max_A": 200.0}, **hys)
 
 
 def ups_profile(amplitude: float, t_end: float = 3600.0):
@@ -77,10 +84,12 @@ def left_voltage(ecm, run, u, power):
     import numpy as np
 
     u_left = np.concatenate([[u[0]], u[:-1]])
+    hys = run.hysteresis if run.hysteresis is not None else np.zeros(u.size)
     out = []
-    for z, temp, v, ul in zip(run.soc, run.temperature_K, run.rc_V, u_left, strict=True):
+    for z, temp, v, ul, h in zip(run.soc, run.temperature_K, run.rc_V, u_left, hys,
+                                 strict=True):
         r0 = ecm.r0(z, temp)
-        e = ecm.ocv(z, temp) - v.sum()
+        e = ecm.ocv(z, temp) + ecm.hysteresis(z) * h - v.sum()
         i = (e - np.sqrt(e * e - 4.0 * r0 * ul)) / (2.0 * r0) if power else ul
         out.append(e - r0 * i)
     return np.array(out)
@@ -108,6 +117,14 @@ def agreement(ecm, path, mode: str) -> dict:
     t_fmu = time.perf_counter() - t0
     assert np.array_equal(res["time"], t)
     dv = np.abs(res["voltage_V"] - left_voltage(ecm, ref, u, power))
+    extra = {}
+    if ecm.has_hysteresis:
+        h = simulate_fmu(str(path), start_time=0.0, stop_time=t[-1], output_interval=DT,
+                         input=sig, start_values={"initial_soc": 0.95, "T0_K": T0,
+                                                  "max_step_s": MAX_STEP},
+                         output=["hysteresis"])["hysteresis"]
+        extra = {"max_abs_dh": float(np.abs(h - ref.hysteresis).max()),
+                 "h_range": [float(ref.hysteresis.min()), float(ref.hysteresis.max())]}
     return {
         "profile": f"1 h, {len(rows) // 2 - 1} edges, {t.size - 1} steps of {DT} s, "
                    f"max_step_s {MAX_STEP}",
@@ -117,6 +134,7 @@ def agreement(ecm, path, mode: str) -> dict:
         "temperature_rise_K": float(ref.temperature_K.max() - T0),
         "soc_end": float(ref.soc[-1]),
         "run_s": {"fmpy_simulate_fmu": t_fmu, "simulate_ecm": t_ref},
+        **extra,
     }
 
 
@@ -163,7 +181,7 @@ def main() -> dict:
     builds = {}
     with tempfile.TemporaryDirectory() as tmp:
         export_fmu(make_ecm(), Path(tmp) / "warm.fmu")  # imports, compiler caches
-        for shape in ((11, 3, 2), (101, 9, 3)):
+        for shape in ((11, 3, 2), (101, 9, 3), (11, 3, 2, True)):
             ecm = make_ecm(*shape)
             times = []
             for k in range(3):
@@ -174,17 +192,19 @@ def main() -> dict:
                 same_binary = all(
                     zipfile.ZipFile(Path(tmp) / f"{ecm.name}_{k}.fmu").read(n) == zf.read(n)
                     for k in range(2) for n in zf.namelist())
-            builds["x".join(map(str, shape))] = {
+            builds["x".join(map(str, shape[:3])) + ("+hysteresis" if shape[3:] else "")] = {
                 "build_s_median_of_3": statistics.median(times), "build_s_max": max(times),
                 "fmu_bytes": path.stat().st_size, "byte_identical_including_binary":
                     same_binary, "target_s": 30.0, "met": max(times) < 30.0}
-        ecm = make_ecm()
         checks = {}
-        for mode in ("current", "power"):
-            path = export_fmu(ecm, Path(tmp) / f"agree_{mode}.fmu", input_mode=mode)
-            checks[mode] = agreement(ecm, path, mode)
-            checks[mode]["max_abs_dV_V_direct_stepping_right_continuous"] = (
-                direct_right_continuous(ecm, path, mode))
+        for hys in (False, True):
+            ecm = make_ecm(hysteresis=hys)
+            for mode in ("current", "power"):
+                key = mode + ("+hysteresis" if hys else "")
+                path = export_fmu(ecm, Path(tmp) / f"agree_{key}.fmu", input_mode=mode)
+                checks[key] = agreement(ecm, path, mode)
+                checks[key]["max_abs_dV_V_direct_stepping_right_continuous"] = (
+                    direct_right_continuous(ecm, path, mode))
 
     import fmpy
 
