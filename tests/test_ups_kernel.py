@@ -484,3 +484,126 @@ def test_one_cell_ups_loop_equals_the_general_loop(n_rc, hold, dcdc):
     np.testing.assert_array_equal(fast["bins"][:, :, :2] == 0, gen["bins"][:, :, :2] == 0)
     np.testing.assert_allclose(fast["bins"], gen["bins"], rtol=1e-11, atol=1e-9)
     np.testing.assert_array_equal(fast["ist"], gen["ist"])
+
+
+# ---- the OCV hysteresis (ECM fields hysteresis_V, hysteresis_rate, hysteresis_initial) --
+def hys_ecm(h0=0.0, **changes):
+    """varied_ecm with a hysteresis half-gap M(z) of 5-10 mV over SOC and a fast rate
+    (gamma = 150 per unit SOC: h crosses much of [-1, 1] within one level of the swings
+    below, so it moves both ways)."""
+    base = varied_ecm(**changes)
+    return base.replace(hysteresis_V=0.005 + 0.005 * np.sin(np.pi * base.soc),
+                        hysteresis_rate=150.0, hysteresis_initial=h0)
+
+
+@pytest.mark.parametrize("mode, levels", [("power_W", (-150.0, 300.0)),
+                                          ("current_A", (-40.0, 90.0))])
+def test_hysteresis_matches_simulate_ecm(mode, levels):
+    ecm = hys_ecm()
+    u = swing(12_000, levels, 1_500, seed=2)
+    run, ref = run_both(ecm, u, mode=mode)
+    # the same arithmetic as simulate_ecm (h's exact update and mean, M h in the source
+    # and -I M <h> in the heat), bar the order of a few operations: 1e-9 V as the linear
+    # kernel's test
+    np.testing.assert_allclose(run.voltage_V, ref.voltage_V[:-1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(run.current_A, ref.current_A[:-1], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(run.temperature_K, ref.temperature_K[:-1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(run.final.rc_V[0], ref.rc_V[-1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(run.final.hysteresis[0], ref.hysteresis[-1], rtol=0, atol=1e-12)
+    # h went both ways (charge and discharge levels) over half its range, and matters:
+    # without it the voltage differs by millivolts
+    dh = np.diff(ref.hysteresis)
+    assert dh.min() < 0 < dh.max() and np.ptp(ref.hysteresis) > 0.4
+    plain = ecm.replace(hysteresis_V=None, hysteresis_rate=None, hysteresis_initial=None)
+    assert np.max(np.abs(run_both(plain, u, mode=mode)[0].voltage_V - run.voltage_V)) > 3e-3
+    if mode == "power_W":
+        np.testing.assert_allclose(run.voltage_V * run.current_A, u, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_series, n_parallel", [(1, 1), (3, 2)])
+def test_hysteresis_energy_is_exact_with_the_mean_hold(n_series, n_parallel):
+    ecm = hys_ecm(h0=0.4)
+    n = n_series * n_parallel
+    u = swing(12_000, (-150.0, 300.0), 1_500, seed=2) * n
+    rng = np.random.default_rng(5)
+    spread = {} if n == 1 else {"resistance_scale": rng.uniform(0.9, 1.1, n),
+                                "capacity_scale": rng.uniform(0.95, 1.05, n),
+                                "lumped": False}
+    params = string_params(ecm, n_series=n_series, n_parallel=n_parallel,
+                           coolant_temperature_K=303.15, **spread)
+    run = simulate_string(params, init_string(params, soc=0.5), DT, power_W=u)
+    e = run.energy_J
+    # battery = chemistry - irreversible heat (-I M <h> in it) + the hold's residual, to
+    # round-off, and the battery gives exactly the demanded energy
+    terminal = e["battery_chemical_J"] - e["battery_irreversible_heat_J"]
+    assert e["battery_J"] == pytest.approx(terminal + e["zoh_residual_J"], rel=1e-12)
+    assert e["battery_J"] == pytest.approx(np.sum(u) * DT, rel=1e-12)
+    # the mean hold takes h's drift over a step to first order in a = gamma |I_c| dt / Q_As
+    # (up to 3.6e-4 here: 9C and gamma = 150); what it leaves, booked in the residual, is at
+    # most M a^2 |I_c| / 3 per cell and step (M <= 10 mV; a parallel cell's share of the
+    # current within 10 % of 1/n_p with this spread, its capacity >= 0.95 Q)
+    i_c = 1.1 * np.abs(run.current_A) / n_parallel
+    a = ecm.hysteresis_rate * i_c * DT / (0.95 * ecm.capacity_Ah * 3600.0)
+    bound = n * np.sum(0.01 * a**2 * i_c / 3.0) * DT
+    assert 0 < abs(e["zoh_residual_J"]) <= bound
+    assert bound <= 1e-10 * np.sum(np.abs(u)) * DT
+    # the start hold leaves the RC voltages' and h's drift (first order): 1e3 times more
+    start = string_params(ecm, n_series=n_series, n_parallel=n_parallel,
+                          coolant_temperature_K=303.15, power_hold="start", **spread)
+    e0 = simulate_string(start, init_string(start, soc=0.5), DT, power_W=u).energy_J
+    assert abs(e0["zoh_residual_J"]) > 1e3 * abs(e["zoh_residual_J"])
+    assert np.all(np.abs(run.final.hysteresis) <= 1.0)
+
+
+def test_hysteresis_in_identical_cells_equals_the_lumped_string():
+    ecm = hys_ecm(h0=-0.5)
+    u = swing(6_000, (-1e3, 2e3), 1_000)
+    out = []
+    for lumped in (True, False):
+        params = string_params(ecm, n_series=3, n_parallel=2, lumped=lumped)
+        out.append(simulate_string(params, init_string(params, soc=0.5), DT, power_W=u))
+    a, b = out
+    np.testing.assert_allclose(b.voltage_V, a.voltage_V, rtol=1e-12)
+    np.testing.assert_allclose(b.final.hysteresis, a.final.hysteresis[0], rtol=0, atol=1e-12)
+    for key in ("battery_chemical_J", "battery_irreversible_heat_J", "battery_J"):
+        assert b.energy_J[key] == pytest.approx(a.energy_J[key], rel=1e-11)
+
+
+def test_hysteresis_chunks_equal_one_call():
+    # the mean hold's source for the sign of the step's demand is rebuilt bit for bit from
+    # the cells' state, whatever sign it was built for: a run cut anywhere is the same run
+    ecm = hys_ecm(h0=0.2)
+    params = string_params(ecm, n_series=2, n_parallel=2,
+                           resistance_scale=[1.0, 1.1, 0.9, 1.0])
+    state = init_string(params, soc=0.5, hysteresis=[0.2, -0.3, 1.0, -1.0])
+    u = swing(6_000, (-400.0, 900.0), 333)
+    plant, control, schedule = K._no_plant()
+    results = []
+    for chunk in (6_000, 777):
+        w = K.work_arrays(params, state, u.size, 100, 4, True, chunk)
+        for a in range(0, u.size, chunk):
+            K.run_chunk(K.MODE_POWER, params, plant, control, schedule, u[a:a + chunk], DT, w,
+                        a + chunk >= u.size)
+        results.append(w)
+    np.testing.assert_array_equal(results[0]["full"], results[1]["full"])
+    np.testing.assert_array_equal(results[0]["cs"], results[1]["cs"])
+
+
+def test_initial_hysteresis_is_checked():
+    params = string_params(hys_ecm(h0=0.3))
+    state = init_string(params)
+    assert state.hysteresis.tolist() == [0.3] and state.rc_V.shape == (1, 2)
+    with pytest.raises(InputError, match=r"The initial 'hysteresis' must be in the range "
+                                         r"\[-1, 1\]. Got 1.5 for cell 0."):
+        init_string(params, hysteresis=1.5)
+    with pytest.raises(InputError, match=r"'hysteresis' must be a scalar or of shape \(1,\)"):
+        init_string(params, hysteresis=[0.1, 0.2])
+    plain = string_params(varied_ecm())
+    with pytest.raises(InputError, match="The ECM 'varied' has no hysteresis; the initial "
+                                         "'hysteresis' must be None. Got 0.0."):
+        init_string(plain, hysteresis=0.0)
+    assert init_string(plain).hysteresis is None
+    # a state without the hysteresis column does not run with an ECM that has one
+    with pytest.raises(InputError, match=r"params need \(1, 5\) \(SOC, temperature, 2 RC "
+                                         r"voltages, hysteresis\)"):
+        simulate_string(params, init_string(plain), DT, power_W=[1.0])

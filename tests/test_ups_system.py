@@ -16,7 +16,7 @@ from cellmodels.ups import (
     ups_params,
 )
 
-from .test_ups_kernel import ct_ecm, varied_ecm
+from .test_ups_kernel import ct_ecm, hys_ecm, varied_ecm
 
 DT = 1e-3
 RECT = {"rated_W": 600.0, "efficiency": [[0.0, 0.93], [0.3, 0.965], [1.0, 0.955]]}
@@ -348,3 +348,68 @@ def test_voltage_limit_holds_with_the_charge_transfer_element():
                                atol=1e-12)
     assert res.energy_J["unserved_J"] == 0.0
     np.testing.assert_allclose(res.full["load_served_W"], load)
+
+
+# ---- the OCV hysteresis ------------------------------------------------------------------
+def test_initial_hysteresis_is_checked():
+    with pytest.raises(ParameterError, match=r"The 'initial_hysteresis' field of \[battery\] "
+                                             r"must be in the range \[-1, 1\]. Got 1.5 "
+                                             r"instead."):
+        config(battery={"initial_hysteresis": 1.5})
+    cfg = config(battery={"initial_hysteresis": -0.25, "n_series": 2})
+    with pytest.raises(InputError, match="The 'initial_hysteresis' field of \\[battery\\] is for "
+                                         "an ECM with hysteresis; the ECM 'varied' has none. "
+                                         "Got -0.25."):
+        ups_params(varied_ecm(), cfg, DT)
+    state = init(ups_params(hys_ecm(h0=0.5), cfg, DT))
+    assert state.cells.hysteresis.tolist() == [-0.25]  # lumped: one cell for the two
+    assert init(ups_params(hys_ecm(h0=0.5), config(), DT)).cells.hysteresis.tolist() == [0.5]
+
+
+def test_hysteresis_in_the_ups_matches_simulate_ecm():
+    # one cell, the start hold: the UPS's battery power, fed to simulate_ecm, gives the
+    # UPS's voltage to round-off (1e-9 V as the kernel's tests); the battery discharges on
+    # the load's peaks and recharges between them (the grid follows the load's mean)
+    from cellmodels.reduction import simulate_ecm
+
+    ecm = hys_ecm(h0=0.0)
+    cfg = config(battery={"power_hold": "start"}, output={"full_resolution": True})
+    load = square(10_000, 60.0, 420.0, period_s=4.0)
+    res = simulate_ups(ecm, load, cfg, dt_s=DT)
+    p = res.full["battery_W"]
+    assert p.min() < -10.0 and p.max() > 10.0
+    ref = simulate_ecm(ecm, np.arange(p.size + 1) * DT, power_W=np.append(p, p[-1]),
+                       initial_soc=0.5, temperature_K=298.15)
+    np.testing.assert_allclose(res.full["voltage_V"], ref.voltage_V[:-1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.cells["hysteresis"], ref.hysteresis[-1], rtol=0, atol=1e-12)
+    dh = np.diff(ref.hysteresis)
+    assert dh.min() < 0 < dh.max()
+
+
+def test_hysteresis_ups_balances_limits_resumes_and_saves(tmp_path):
+    # the mean hold (the source rebuilt at each reversal of the battery's power) in a
+    # string with spread, through a current limit: energy closes, the limit holds, a run
+    # resumes from its final state (h in it) and the file keeps each cell's h
+    ecm = hys_ecm(h0=-0.2)
+    cfg = config(battery={"n_series": 2, "n_parallel": 2, "resistance_spread": 0.05,
+                          "capacity_spread": 0.03, "initial_hysteresis": 0.3},
+                 bms={"current_max_discharge_A": 6.0})
+    load = square(12_000, 60.0, 420.0, period_s=3.0)
+    whole = simulate_ups(ecm, load, cfg, dt_s=DT, full_resolution=True)
+    e = whole.energy_J
+    assert abs(whole.energy_balance_residual_J()) <= 1e-9 * e["load_served_J"]
+    # the hold's residual: h's drift past first order (and the RC's round-off), tiny
+    assert abs(e["zoh_residual_J"]) <= 1e-10 * e["load_served_J"]
+    assert whole.limits["current_discharge"]["activations"] > 0
+    assert np.max(whole.full["current_A"]) <= 2 * 6.0 * (1 + 1e-9)
+    assert whole.full["battery_W"].min() < 0 < whole.full["battery_W"].max()
+    h = whole.cells["hysteresis"]
+    assert h.shape == (4,) and np.all(np.abs(h) <= 1) and np.ptp(h) > 0
+    first = simulate_ups(ecm, load[:5_000], cfg, dt_s=DT)
+    second = simulate_ups(ecm, load[5_000:], cfg, dt_s=DT, initial_state=first.final_state)
+    np.testing.assert_allclose(second.cells["hysteresis"], h, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(second.final_state.cells.hysteresis, h, rtol=0, atol=1e-13)
+    back = load_result(whole.save(tmp_path / "hys.h5"))
+    np.testing.assert_array_equal(back.cells["hysteresis"], h)
+    np.testing.assert_array_equal(back.cells["rc_V"], whole.cells["rc_V"])
+    assert back.cells["rc_V"].shape == (4, 2)

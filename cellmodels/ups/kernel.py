@@ -46,6 +46,19 @@ small-signal split). The kernel is compiled separately for ECMs with and without
 element (``ct`` None prunes its code), so an ECM without it runs the linear kernel,
 bit for bit and as fast as before.
 
+**The OCV hysteresis** (an ECM with ``hysteresis_V``, ``hysteresis_rate``: ``M(z) h`` in
+the cell's voltage, one state h per cell, ``dh/dt = -gamma |I| / Q_As (h + sign I)``). Each
+cell carries its own h (its state row's last column; initial: the ECM's
+``hysteresis_initial`` or :func:`init`'s ``hysteresis``). Per step, as simulate_ecm does:
+``M`` at the step's start (linear in SOC as the OCV), the source ``+ M h``, h's exact
+update at the held current and the heat ``-I M <h>`` with ``<h>`` h's exact mean over the
+step. The start hold is then simulate_ecm's to round-off; the mean hold adds h's drift
+over the step to first order in ``a = gamma |I| dt / Q_As`` (a resistance for either
+sign of the current: the source is rebuilt at a reversal), the rest (at most ``M a^2 |I|
+/ 3``, ~1e-13 of the power at 1C and 1 ms) booked in ``zoh_residual_J`` (see
+:func:`_hy_at`). Compiled separately as the element (``hy`` None prunes its code); the
+one-cell UPS loop does not take it (such a UPS runs the general loop).
+
 **The UPS** (mode ``MODE_UPS``; :mod:`cellmodels.ups.system` builds its parameters). Per
 step: the load ``P_L`` (AC, W) needs ``P_inv = P_L / eta_inv`` at the inverter's input
 (above the inverter's rating the rest is unserved); the controller low-passes ``P_inv``
@@ -198,7 +211,8 @@ NSTAT = 12
 NISTATE = 8
 
 Tables = namedtuple("Tables", "soc soc_bucket soc_b0 soc_inv_db temp temp_bucket temp_b0 "
-                              "temp_inv_db flat_T coef width t_ref n_rc tau_min has_ct")
+                              "temp_inv_db flat_T coef width t_ref n_rc tau_min has_ct "
+                              "has_hys hys_off hys_rate")
 Cells = namedtuple("Cells", "n_s n_p m_s m_p inv_q_As rmul c_th ha t_cool mean_hold")
 BMS = namedtuple("BMS", "i_dis i_chg v_min v_max t_min t_max soc_min soc_max")
 Curve = namedtuple("Curve", "rated inv_rated x eta a b pin pout")
@@ -336,7 +350,7 @@ def _cell_at(tb, cs, scr, idx, c, z, t, h, rmul, mean_hold, walk):
     last intervals when ``walk``, else in O(1)) and look its values up (:func:`_lookup`).
     """
     (soc, sbk, sb0, sinv, tg, tbk, tb0, tinv, flat, coef, width, tref, n_rc, _tau_min,
-     _has_ct) = tb
+     _has_ct, _has_hys, _hys_off, _hys_rate) = tb
     ns = soc.shape[0]
     zc = min(max(z, soc[0]), soc[ns - 1])
     if walk:
@@ -700,6 +714,143 @@ def _ct_vbound(i_start, v_lim, n_s, n_p, m_s, m_p, scr, grp, c0):
     return cur, False
 
 
+# ---- the OCV hysteresis (ECMs with hysteresis_V; see cellmodels.reduction.ecm) --------
+# One state h per cell (the last column of the cell's state row, after its RC voltages):
+# dh/dt = -gamma |I| / Q_As (h + sign I), so with I held over a step, exactly,
+# h' = -s + (h + s) exp(-a) and its mean over the step <h> = -s + (h + s) (1 - exp(-a)) / a,
+# a = gamma |I| dt / Q_As, s = sign I (h unchanged at I = 0). The cell's voltage gains M(z) h
+# (M at the step's start, as the OCV), its irreversible heat -I M <h>. Its columns in the
+# cell's scratch row, from ``hy0 = NSCR0 + 3 n_rc (+ NCT)``: M, the hold resistance
+# without the hysteresis, and the hysteresis's hold resistance for either sign of I:
+# with the mean hold, ``M (<h> - h) = -M (h + s) (1 - g(a))`` with ``g(a) = (1 - exp(-a)) /
+# a = 1 - a/2 + O(a^2)`` is ``-R_s I`` to first order, ``R_s = M k (1 + s h) / 2``, ``k =
+# gamma dt / Q_As`` (a = k |I|): linear in I for each sign, a kink at I = 0. So the hold
+# source of a step depends on the sign of its current, which is the sign of its demand
+# (the string's current, or power: V > 0): :func:`_hy_resource` rebuilds the string's
+# source when a demand's sign differs from the one its sources were built for (a
+# reversal). What the first order leaves, ``M (h + s) (g(a) - 1 + a/2) I``, at most
+# ``M a^2 |I| / 3`` (a ~ 1e-5 at 1C and 1 ms: ~1e-13 of the power), is booked in
+# ``zoh_residual_J``, as is a
+# parallel cell whose current runs against its string's (its hold taken for the string's
+# sign). The start hold is linear (``E = U + M h - sum v``, ``R = R0``): no sign.
+HY_M, HY_RH0, HY_RP, HY_RN = range(4)
+NHY = 4
+
+
+@njit(inline="always", error_model="numpy")
+def _hy_at(tb, idx, scr, cs, c, z, k_c, sgn, mean_hold, hy0, hcol):
+    """Cell ``c``'s hysteresis at its state (intervals in ``idx`` from :func:`_cell_at`
+    just before, which left the hold source without the hysteresis in ``scr[c]``): adds
+    ``M h`` to its hold source and, with the mean hold, the hysteresis's hold resistance
+    for a current of sign ``sgn`` (``k_c = gamma dt / Q_As`` of the cell). Returns the
+    hold source (E_hold, R_hold, 1/R_hold)."""
+    soc = tb.soc
+    nt = tb.temp.shape[0]
+    i = idx[c, 0]
+    j = 0 if tb.flat_T else idx[c, 1]
+    zc = min(max(z, soc[0]), soc[soc.shape[0] - 1])
+    base = (i * (nt - 1) + j) * tb.width + tb.hys_off
+    m = tb.coef[base] + tb.coef[base + 1] * (zc - soc[i])
+    hh = cs[c, hcol]
+    eh = scr[c, R_EH] + m * hh
+    scr[c, R_EH] = eh
+    scr[c, hy0 + HY_M] = m
+    rh = scr[c, R_RH]
+    gh = scr[c, R_GH]
+    if mean_hold:
+        half = 0.5 * m * k_c
+        rp = half * (1.0 + hh)
+        rn = half * (1.0 - hh)
+        scr[c, hy0 + HY_RH0] = rh
+        scr[c, hy0 + HY_RP] = rp
+        scr[c, hy0 + HY_RN] = rn
+        rh = rh + (rp if sgn > 0.0 else rn)
+        gh = 1.0 / rh
+        scr[c, R_RH] = rh
+        scr[c, R_GH] = gh
+    return eh, rh, gh
+
+
+@njit(inline="always", error_model="numpy")
+def _hy_cell(scr, cs, c, hy0, hcol, k_c, ic):
+    """Cell ``c``'s hysteresis over a step at the current ``ic`` (exact): advances its
+    state h and returns ``M <h>``, the mean hysteresis voltage over the step (its heat is
+    ``-ic M <h>``)."""
+    hh = cs[c, hcol]
+    m = scr[c, hy0 + HY_M]
+    if ic == 0.0:
+        return m * hh
+    sg = 1.0 if ic > 0.0 else -1.0
+    decay, g = _expneg(k_c * abs(ic))
+    cs[c, hcol] = -sg + (hh + sg) * decay
+    return m * (-sg + (hh + sg) * g)
+
+
+@njit(inline="always", error_model="numpy")
+def _hy_resource(sgn, n_s, n_p, m_p, inv_mp, i_dis, i_chg, v_min, v_max, scr, grp, c0, hy0,
+                 ct):
+    """The string's hold source and BMS bounds (as the look-up loops of :func:`_run` form
+    them, bit for bit) with every cell's hysteresis hold resistance for a current of sign
+    ``sgn`` (mean hold). Returns (E, R, discharge, charge, v_min and v_max bounds), E and
+    R before the factor m_s."""
+    es = 0.0
+    rs = 0.0
+    b_dis = np.inf
+    b_vmin = np.inf
+    b_chg = -np.inf
+    b_vmax = -np.inf
+    for g in range(n_s):
+        gsum = 0.0
+        ssum = 0.0
+        md = np.inf
+        mc = -np.inf
+        eh = 0.0
+        rh = 1.0
+        gh = 1.0
+        for p in range(n_p):
+            c = g * n_p + p
+            rh = scr[c, hy0 + HY_RH0] + (scr[c, hy0 + HY_RP] if sgn > 0.0
+                                         else scr[c, hy0 + HY_RN])
+            gh = 1.0 / rh
+            scr[c, R_RH] = rh
+            scr[c, R_GH] = gh
+            eh = scr[c, R_EH]
+            if ct is not None:  # the small-signal source, for the BMS bounds
+                rh = rh + scr[c, c0 + CT_RCT]
+                gh = 1.0 / rh
+            gsum += m_p * gh
+            ssum += m_p * eh * gh
+            md = min(md, i_dis * rh - eh)
+            mc = max(mc, -i_chg * rh - eh)
+        eg, rg, bd, bc, bvn, bvx = _group_source(n_p, eh, rh, gh, gsum, ssum, md, mc, m_p,
+                                                 inv_mp, v_min, v_max)
+        grp[g, 0] = eg
+        grp[g, 1] = rg
+        es += eg
+        rs += rg
+        b_dis = min(b_dis, bd)
+        b_chg = max(b_chg, bc)
+        b_vmin = min(b_vmin, bvn)
+        b_vmax = max(b_vmax, bvx)
+    return es, rs, b_dis, b_chg, b_vmin, b_vmax
+
+
+@njit(inline="always", error_model="numpy")
+def _hy_switch(x, s_src, es, rs, b_dis, b_chg, b_vmin, b_vmax, rh1, n_s, n_p, m_s, m_p,
+               inv_mp, i_dis, i_chg, v_min, v_max, scr, grp, c0, hy0, ct):
+    """The string's source for a demand ``x`` (current or power; mean hold with
+    hysteresis): unchanged when its sign is the one the sources were built for
+    (``s_src``) or it is 0, else rebuilt by :func:`_hy_resource`. Returns (s_src, E, R,
+    the four bounds, cell 0's R_hold)."""
+    sd = 1.0 if x > 0.0 else (-1.0 if x < 0.0 else s_src)
+    if sd == s_src:
+        return s_src, es, rs, b_dis, b_chg, b_vmin, b_vmax, rh1
+    es, rs, b_dis, b_chg, b_vmin, b_vmax = _hy_resource(sd, n_s, n_p, m_p, inv_mp, i_dis,
+                                                        i_chg, v_min, v_max, scr, grp, c0,
+                                                        hy0, ct)
+    return sd, es * m_s, rs * m_s, b_dis, b_chg, b_vmin, b_vmax, scr[0, R_RH]
+
+
 @njit(cache=True, error_model="numpy")
 def _mark(flags, lim_count, lim_steps, lim_energy, kind, energy):
     """Count one step of an active limit (an activation on its rising edge)."""
@@ -854,7 +1005,7 @@ def _flush_spec(spec, spec_acc, ist, m):
 # needs helpers that take no arrays (the curves as scalars).
 @njit(cache=True, error_model="numpy", _nrt=False, fastmath={"contract"})
 def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, stat, ist,
-         flags, lim_count, lim_steps, lim_energy, buf, ct):
+         flags, lim_count, lim_steps, lim_energy, buf, ct, hy):
     """Run ``u.shape[0]`` steps. Returns -1, or the (global) step that failed.
 
     ``ct``: None (an ECM without the charge-transfer element: numba prunes every ``ct is
@@ -865,6 +1016,9 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
     of the small-signal string is reached at a smaller |I| than the true one; the power at
     a bound current is the true one).
 
+    ``hy``: None (an ECM without hysteresis: its code pruned likewise) or True (each
+    cell's hysteresis state h in its state row's last column; see :func:`_hy_at`).
+
     mode: MODE_UPS (u = AC load [W]), MODE_POWER (u = battery power [W]), MODE_CURRENT
     (u = string current [A]). Writes every step's channel values into ``buf[q, k]``
     (shape (NCH, >= n)). All state is in the arrays (resumable).
@@ -872,6 +1026,10 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
     # ---- unpack (fields of tuples read once, out of the loops) -----------------------
     n_rc = tb.n_rc
     c0 = NSCR0 + 3 * n_rc  # the element's scratch columns (ct)
+    hy0 = c0 + (NCT if ct is not None else 0)  # the hysteresis's scratch columns (hy)
+    hcol = 2 + n_rc  # the hysteresis state's column in a cell's state row (hy)
+    hk = tb.hys_rate * h  # gamma dt: times 1/Q_As, the cell's k (hy)
+    s_src = 1.0  # the sign of current the mean hold's sources are built for (hy)
     n_s, n_p, m_s, m_p, inv_q, rmul, c_th, ha, t_cool, mean_hold = cl
     i_dis, i_chg, v_min, v_max, t_min, t_max, soc_min, soc_max = bms
     n_cells = n_s * n_p
@@ -931,6 +1089,9 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
             t = cs[c, 1]
             eh, rh, gh, _u, _du, _r0, _b, _c = _cell_at(tb, cs, scr, idx, c, z, t, h, rmul[c],
                                                         mean_hold, False)
+            if hy is not None:
+                eh, rh, gh = _hy_at(tb, idx, scr, cs, c, z, hk * inv_q[c], s_src, mean_hold,
+                                    hy0, hcol)
             if ct is not None:  # the small-signal source, for the BMS bounds
                 rh = rh + _ct_at(tb, idx, scr, c, z, t, rmul[c], c0)
                 gh = 1.0 / rh
@@ -968,6 +1129,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
     b1 = scr[0, R_B]
     c1 = scr[0, R_C]
     dq1 = h * inv_q[0]
+    hk1 = hk * inv_q[0]
     rm1 = rmul[0]
 
     # ---- local accumulators (written back at the end) --------------------------------
@@ -1018,6 +1180,10 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
         loss = 0.0
         if mode == MODE_CURRENT:
             current = u[kk]
+            if hy is not None and mean_hold:
+                s_src, es, rs, b_dis, b_chg, b_vmin, b_vmax, rh1 = _hy_switch(
+                    current, s_src, es, rs, b_dis, b_chg, b_vmin, b_vmax, rh1, n_s, n_p, m_s,
+                    m_p, inv_mp, i_dis, i_chg, v_min, v_max, scr, grp, c0, hy0, ct)
             if ct is not None:
                 current, es, rs, ok = _ct_solve(False, current, n_s, n_p, m_s, m_p, scr, grp,
                                                 c0)
@@ -1029,6 +1195,10 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
             a_link += p_batt
         elif mode == MODE_POWER:
             p_batt = u[kk]
+            if hy is not None and mean_hold:
+                s_src, es, rs, b_dis, b_chg, b_vmin, b_vmax, rh1 = _hy_switch(
+                    p_batt, s_src, es, rs, b_dis, b_chg, b_vmin, b_vmax, rh1, n_s, n_p, m_s,
+                    m_p, inv_mp, i_dis, i_chg, v_min, v_max, scr, grp, c0, hy0, ct)
             if ct is not None:
                 current, es, rs, ok = _ct_solve(True, p_batt, n_s, n_p, m_s, m_p, scr, grp, c0)
                 if not ok:
@@ -1073,6 +1243,10 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
             p_rect, sg_rout = _out_of_in_c(r_irated, r_pin, r_eta, r_a, r_b, p_g, sg_rout)
             p_link_dem = p_inv - p_rect
             p_batt_dem = _battery_of_link(has_dcdc, d_irated, d_x, d_eta, d_a, d_b, p_link_dem)
+            if hy is not None and mean_hold:
+                s_src, es, rs, b_dis, b_chg, b_vmin, b_vmax, rh1 = _hy_switch(
+                    p_batt_dem, s_src, es, rs, b_dis, b_chg, b_vmin, b_vmax, rh1, n_s, n_p,
+                    m_s, m_p, inv_mp, i_dis, i_chg, v_min, v_max, scr, grp, c0, hy0, ct)
             # BMS: string-current bounds of every limit (I_lo <= 0 <= I_hi)
             i_hi = b_dis
             k_hi = L_IDIS
@@ -1274,6 +1448,11 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                 q_irr_sum += ic * eta
                 v_hold -= eta
                 v_true -= eta
+            if hy is not None:  # the hysteresis over the step: state, heat -I M <h>
+                vh = _hy_cell(scr, cs, 0, hy0, hcol, hk1, ic)
+                qc -= ic * vh
+                q_irr_sum -= ic * vh
+                v_true += vh
             tn = t1 * th_a + th_b + qc * th_c
             zn = z1 - ic * dq1
             cs[0, 0] = zn
@@ -1291,6 +1470,9 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
             vcmax = v_hold
             eh1, rh1, gh1, u1, du1, r01, b1, c1 = _cell_at(tb, cs, scr, idx, 0, zn, tn, h, rm1,
                                                            mean_hold, True)
+            if hy is not None:
+                eh1, rh1, gh1 = _hy_at(tb, idx, scr, cs, 0, zn, hk1, s_src, mean_hold, hy0,
+                                       hcol)
             z1 = zn
             t1 = tn
             rb1 = rh1
@@ -1356,6 +1538,11 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                         q_irr += ic * eta
                         v_hold -= eta
                         v_true -= eta
+                    if hy is not None:  # the hysteresis over the step
+                        vh = _hy_cell(scr, cs, c, hy0, hcol, hk * inv_q[c], ic)
+                        qc -= ic * vh
+                        q_irr -= ic * vh
+                        v_true += vh
                     tn = t * th_a + th_b + qc * th_c
                     q_rev = -ic * t * scr[c, R_DU]
                     zn = z - ic * (h * inv_q[c])
@@ -1374,6 +1561,9 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                     # its look-ups at the new state
                     eh, rh, gh, _u, _du, _r0, _b, _c = _cell_at(tb, cs, scr, idx, c, zn, tn, h,
                                                                 rmul[c], mean_hold, True)
+                    if hy is not None:
+                        eh, rh, gh = _hy_at(tb, idx, scr, cs, c, zn, hk * inv_q[c], s_src,
+                                            mean_hold, hy0, hcol)
                     if ct is not None:  # the small-signal source, for the BMS bounds
                         rh = rh + _ct_at(tb, idx, scr, c, zn, tn, rmul[c], c0)
                         gh = 1.0 / rh
@@ -1576,7 +1766,7 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
     Returns -1."""
     # ---- unpack ----------------------------------------------------------------------
     (soc, sbk, sb0, sinv, tg, tbk, tb0, tinv, flat, coef, width, tref, n_rc, _tau_min,
-     _has_ct) = tb
+     _has_ct, _has_hys, _hys_off, _hys_rate) = tb
     _n_s, _n_p, m_s, m_p, inv_q, _rmul, c_th, ha, t_cool, mean_hold = cl
     i_dis, i_chg, v_min, v_max, t_min, t_max, soc_min, soc_max = bms
     mult = m_s * m_p
@@ -1947,7 +2137,7 @@ def _one_block_stats(buf, ibuf, n, h, inv_mp, acc, stat, cacc, sc, t_end, has_dc
 @njit(cache=True, error_model="numpy", _nrt=False)  # see _run
 def _drive(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, stat, ist,
            flags, lim_count, lim_steps, lim_energy, buf, ibuf, bins, bin_acc, ibin_acc,
-           bin_steps, spec, spec_acc, spec_steps, full, full_pos, ct, one):
+           bin_steps, spec, spec_acc, spec_steps, full, full_pos, ct, hy, one):
     """:func:`_run` (:func:`_run_one` when ``one``: see :func:`one_cell_loop`) over ``u``
     in blocks of the buffer's length, each folded into the bins (:func:`_reduce`) and
     copied into ``full`` (when it has columns) at ``full_pos``.
@@ -1968,7 +2158,7 @@ def _drive(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, 
                              pl.has_dcdc)
         else:
             fail = _run(mode, tb, cl, bms, pl, ctl, sch, u[a:b], h, cs, scr, idx, grp, cacc,
-                        acc, stat, ist, flags, lim_count, lim_steps, lim_energy, buf, ct)
+                        acc, stat, ist, flags, lim_count, lim_steps, lim_energy, buf, ct, hy)
         if fail >= 0:
             return fail
         _reduce(buf, ibuf, b - a, bins, bin_acc, ibin_acc, ist, bin_steps, spec, spec_acc,
@@ -2010,7 +2200,8 @@ def tables_from_ecm(ecm: ECM) -> Tables:
     I0: ``width = 16 + 8 n_rc``) as ``(f00 + f_T dT) + dz (f_z + f_zT dT)`` with
     ``dz``, ``dT`` from the interval's lower corner: the same bilinear interpolation as
     the ECM's (round-off apart), from 4 contiguous numbers and 3 multiply-adds, and no
-    per-step spacing or weights.
+    per-step spacing or weights. With the OCV hysteresis, its ``M(z)`` as ``a + b dz``
+    at the row's end (offset ``hys_off``; 2 more numbers).
     """
     soc = np.asarray(ecm.soc, dtype=float)
     temps = np.asarray(ecm.temperature_K, dtype=float)
@@ -2043,12 +2234,20 @@ def tables_from_ecm(ecm: ECM) -> Tables:
                    axis=-1)  # (ns-1, 4)
     lin = np.broadcast_to(lin[:, None, :], (soc.size - 1, temps.size - 1, 4))
     coef = np.concatenate([lin, bil.reshape(soc.size - 1, temps.size - 1, -1)], axis=-1)
+    hys_off = coef.shape[-1]
+    has_hys = bool(ecm.has_hysteresis)
+    if has_hys:  # M(z), linear in SOC as the OCV: the row's last 2 numbers
+        m = np.asarray(ecm.hysteresis_V, dtype=float)
+        hl = np.stack([m[:-1], np.diff(m) / np.diff(soc)], axis=-1)  # (ns-1, 2)
+        hl = np.broadcast_to(hl[:, None, :], (soc.size - 1, temps.size - 1, 2))
+        coef = np.concatenate([coef, hl], axis=-1)
     width = coef.shape[-1]
     sb, sb0, sinv = _bucket(soc)
     tb_, tb0, tinv = _bucket(temps)
     return Tables(_ro(soc), sb, sb0, sinv, _ro(temps), tb_, tb0, tinv, bool(flat),
                   _ro(coef.reshape(-1)), int(width), float(ecm.reference_temperature_K), n_rc,
-                  float(np.min(rt)), has_ct)
+                  float(np.min(rt)), has_ct, has_hys, int(hys_off),
+                  float(ecm.hysteresis_rate) if has_hys else 0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -2194,14 +2393,17 @@ def string_params(
 
 @dataclass(frozen=True, eq=False)
 class StringState:
-    """The state of every simulated cell: SOC, temperature [K], RC voltages [V].
+    """The state of every simulated cell: SOC, temperature [K], RC voltages [V] and, with
+    an ECM with hysteresis, the hysteresis state h [-].
 
-    ``cells`` is ``(n_sim, 2 + n_rc)``: columns SOC, temperature_K, v_1..v_n (read-only).
-    ``time_s`` is the time of the state.
+    ``cells`` is ``(n_sim, 2 + n_rc)`` (``2 + n_rc + 1`` with hysteresis): columns SOC,
+    temperature_K, v_1..v_n[, h] (read-only). ``time_s`` is the time of the state;
+    ``has_hysteresis`` whether the last column is h.
     """
 
     cells: np.ndarray
     time_s: float = 0.0
+    has_hysteresis: bool = False
 
     @property
     def soc(self) -> np.ndarray:
@@ -2213,13 +2415,25 @@ class StringState:
 
     @property
     def rc_V(self) -> np.ndarray:
-        return self.cells[:, 2:]
+        return self.cells[:, 2:-1] if self.has_hysteresis else self.cells[:, 2:]
+
+    @property
+    def hysteresis(self) -> np.ndarray | None:
+        """Each cell's hysteresis state h in [-1, 1]; None without hysteresis."""
+        return self.cells[:, -1] if self.has_hysteresis else None
 
 
-def init(params: StringParams, *, soc=0.5, temperature_K=None) -> StringState:
+def init(params: StringParams, *, soc=0.5, temperature_K=None, hysteresis=None
+         ) -> StringState:
     """Relaxed cells (RC voltages 0) at ``soc`` and ``temperature_K`` (scalars or per cell;
-    temperature default: the coolant's)."""
+    temperature default: the coolant's). ``hysteresis``: the hysteresis state h in
+    [-1, 1] (scalar or per cell; default the ECM's ``hysteresis_initial``), for an ECM
+    with hysteresis only."""
     n = params.n_sim
+    has_hys = params.tables.has_hys
+    if hysteresis is not None and not has_hys:
+        raise InputError(f"The ECM {params.ecm.name!r} has no hysteresis; the initial "
+                         f"'hysteresis' must be None. Got {hysteresis!r}.")
     t0 = params.coolant_temperature_K if temperature_K is None else temperature_K
     z = np.broadcast_to(np.asarray(soc, dtype=float), (n,)) if np.ndim(soc) == 0 else \
         np.asarray(soc, dtype=float)
@@ -2228,15 +2442,26 @@ def init(params: StringParams, *, soc=0.5, temperature_K=None) -> StringState:
     if z.shape != (n,) or t.shape != (n,):
         raise InputError(f"The initial 'soc' and 'temperature_K' must be scalars or of "
                          f"shape ({n},). Got {z.shape} and {t.shape}.")
-    for name, a, lo, hi in (("soc", z, 0.0, 1.0), ("temperature_K", t, 0.0, 1000.0)):
+    checks = [("soc", z, 0.0, 1.0), ("temperature_K", t, 0.0, 1000.0)]
+    if has_hys:
+        h0 = params.ecm.hysteresis_initial if hysteresis is None else hysteresis
+        hy = (np.broadcast_to(np.asarray(h0, dtype=float), (n,)) if np.ndim(h0) == 0
+              else np.asarray(h0, dtype=float))
+        if hy.shape != (n,):
+            raise InputError(f"The initial 'hysteresis' must be a scalar or of shape ({n},). "
+                             f"Got {hy.shape}.")
+        checks.append(("hysteresis", hy, -1.0, 1.0))
+    for name, a, lo, hi in checks:
         bad = np.flatnonzero(~((a >= lo) & (a <= hi)))
         if bad.size:
             raise InputError(f"The initial '{name}' must be in the range [{lo:g}, {hi:g}]. "
                              f"Got {float(a[bad[0]])!r} for cell {int(bad[0])}.")
-    cells = np.zeros((n, 2 + params.n_rc))
+    cells = np.zeros((n, 2 + params.n_rc + int(has_hys)))
     cells[:, 0] = z
     cells[:, 1] = t
-    return StringState(_ro(cells), 0.0)
+    if has_hys:
+        cells[:, -1] = hy
+    return StringState(_ro(cells), 0.0, has_hys)
 
 
 @dataclass
@@ -2279,6 +2504,11 @@ def work_arrays(params: StringParams, state: StringState, n_steps: int, bin_step
     folds.
     """
     n_sim = params.n_sim
+    width = 2 + params.n_rc + int(params.tables.has_hys)
+    if state.cells.shape != (n_sim, width):
+        raise InputError(f"The string state holds cells of shape {state.cells.shape}; these "
+                         f"params need ({n_sim}, {width}) (SOC, temperature, {params.n_rc} RC "
+                         f"voltages{', hysteresis' if params.tables.has_hys else ''}).")
     n_bins = -(-n_steps // bin_steps)
     n_spec = -(-n_steps // spec_steps)
     chunk = max(1, min(n_steps, chunk_steps or n_steps))
@@ -2290,7 +2520,8 @@ def work_arrays(params: StringParams, state: StringState, n_steps: int, bin_step
     return {
         "cs": np.array(state.cells, dtype=float, order="C"),
         "scr": np.zeros((n_sim, NSCR0 + 3 * params.n_rc
-                         + (NCT if params.tables.has_ct else 0))),
+                         + (NCT if params.tables.has_ct else 0)
+                         + (NHY if params.tables.has_hys else 0))),
         "idx": np.zeros((n_sim, 2), dtype=np.int64),
         "grp": np.zeros((params.cells.n_s, 2)),
         "cacc": cacc,
@@ -2326,11 +2557,13 @@ _NO_FULL = np.zeros((NCH, 0))
 def one_cell_loop(mode: int, params: StringParams) -> bool:
     """Whether :func:`run_chunk` runs the specialised one-cell UPS loop (:func:`_run_one`):
     the UPS mode, one simulated cell (a lumped string, or a string of one cell) with
-    resistance factor 1, 1 to :data:`NRC_ONE` RC elements and no charge-transfer element.
+    resistance factor 1, 1 to :data:`NRC_ONE` RC elements, no charge-transfer element and
+    no hysteresis.
     Otherwise (and when the work arrays hold ``generic=True``, for tests) the general
     loop :func:`_run`, which gives the same results to round-off."""
     cl = params.cells
-    return bool(mode == MODE_UPS and not params.tables.has_ct and cl.n_s == 1
+    return bool(mode == MODE_UPS and not params.tables.has_ct and not params.tables.has_hys
+                and cl.n_s == 1
                 and cl.n_p == 1 and 1 <= params.tables.n_rc <= NRC_ONE
                 and float(cl.rmul[0]) == 1.0)
 
@@ -2355,6 +2588,7 @@ def run_chunk(mode: int, params: StringParams, plant, control, schedule, u: np.n
                       w["spec"], w["spec_acc"], w["spec_steps"],
                       _NO_FULL if full is None else full, w["full_pos"],
                       True if params.tables.has_ct else None,
+                      True if params.tables.has_hys else None,
                       one_cell_loop(mode, params) and not w.get("generic", False)))
     if fail >= 0:
         return fail
@@ -2414,7 +2648,7 @@ def simulate_string(params: StringParams, state: StringState, dt_s: float, *,
         raise InputError(f"The {what} {u[fail]:.6g} {unit} at sample {fail} exceeds what the "
                          f"string can deliver at that state{extra}.")
     f = w["full"]
-    final = StringState(_ro(w["cs"]), state.time_s + n * dt_s)
+    final = StringState(_ro(w["cs"]), state.time_s + n * dt_s, params.tables.has_hys)
     return StringRun(
         time_s=state.time_s + np.arange(n) * dt_s, current_A=f[CH_I].copy(),
         voltage_V=f[CH_V].copy(), power_W=f[CH_BATT].copy(), soc=f[CH_SOC].copy(),

@@ -68,7 +68,7 @@ BANDS_HZ = {"0.1-2Hz": (0.1, 2.0), "3-30Hz": (3.0, 30.0)}
 _STATS = ("min", "max", "mean")
 _CELL_UNITS = {"soc": "1", "temperature_K": "K", "rc_V": "V", "peak_temperature_K": "K",
                "throughput_Ah": "Ah", "rms_current_A": "A", "capacity_scale": "1",
-               "resistance_scale": "1"}
+               "resistance_scale": "1", "hysteresis": "1"}
 
 
 def _energy_unit(term: str) -> str:
@@ -145,7 +145,7 @@ class UPSResult:
         cells = {
             "soc": cs[:, 0].copy(),
             "temperature_K": cs[:, 1].copy(),
-            "rc_V": cs[:, 2:].copy(),
+            "rc_V": cs[:, 2:2 + sp.n_rc].copy(),
             "peak_temperature_K": cacc[:, 2].copy(),
             "throughput_Ah": cacc[:, 0] / 3600.0,
             "rms_current_A": np.sqrt(cacc[:, 1] / duration),
@@ -154,6 +154,8 @@ class UPSResult:
             "resistance_scale": np.array(sp.resistance_scale if not sp.lumped
                                          else sp.resistance_scale[:1]),
         }
+        if sp.tables.has_hys:  # the hysteresis state h, with an ECM that has one
+            cells["hysteresis"] = cs[:, 2 + sp.n_rc].copy()
         stat = w["stat"]
         cfg = params.config
         bms = sp.bms

@@ -23,6 +23,9 @@ suggestions. Every field, its unit and its default::
 
     [battery]                       n_series = 1, n_parallel = 1, initial_soc = 0.5,
                                     initial_temperature_K (default: coolant),
+                                    initial_hysteresis (the OCV hysteresis state h in
+                                    [-1, 1], for an ECM with hysteresis only; default:
+                                    the ECM's hysteresis_initial),
                                     coolant_temperature_K (default: ECM reference),
                                     heat_transfer_W_per_K, thermal_mass_J_per_K (per cell,
                                     default: the ECM's), capacity_spread = 0,
@@ -195,6 +198,7 @@ class BatteryConfig:
     n_parallel: int = 1
     initial_soc: float = 0.5
     initial_temperature_K: float | None = None
+    initial_hysteresis: float | None = None
     coolant_temperature_K: float | None = None
     heat_transfer_W_per_K: float | None = None
     thermal_mass_J_per_K: float | None = None
@@ -210,6 +214,8 @@ class BatteryConfig:
         _int(self.n_parallel, "n_parallel", w)
         _int(self.seed, "seed", w, low=0)
         _num(self.initial_soc, "initial_soc", w, 0.0, 1.0)
+        if self.initial_hysteresis is not None:
+            _num(self.initial_hysteresis, "initial_hysteresis", w, -1.0, 1.0)
         for name in ("initial_temperature_K", "coolant_temperature_K"):
             if getattr(self, name) is not None:
                 _num(getattr(self, name), name, w, 0.0, 1000.0, closed=(False, True))
@@ -540,6 +546,10 @@ def ups_params(ecm: ECM, config: UPSConfig | dict, dt_s: float) -> UPSParams:
         config = UPSConfig.from_dict(config)
     check_range(dt_s, "dt_s", "argument of ups_params", 0.0, np.inf, closed=(False, False))
     b = config.battery
+    if b.initial_hysteresis is not None and not ecm.has_hysteresis:
+        raise InputError(f"The 'initial_hysteresis' field of [battery] is for an ECM with "
+                         f"hysteresis; the ECM {ecm.name!r} has none. Got "
+                         f"{b.initial_hysteresis!r}.")
     n = b.n_series * b.n_parallel
     rng = np.random.default_rng(b.seed)
     cap = _spread(rng, b.capacity_spread, n)
@@ -598,10 +608,11 @@ def _initial_controller(params: UPSParams, load0: float, soc0: float) -> tuple[f
 
 
 def init(params: UPSParams, load_W: float | None = None) -> UPSState:
-    """The initial state: cells at the configured SOC and temperature, relaxed; the
-    controller in steady state at ``load_W`` (default 0)."""
+    """The initial state: cells at the configured SOC, temperature (and hysteresis state),
+    relaxed; the controller in steady state at ``load_W`` (default 0)."""
     b = params.config.battery
-    cells = K.init(params.string, soc=b.initial_soc, temperature_K=b.initial_temperature_K)
+    cells = K.init(params.string, soc=b.initial_soc, temperature_K=b.initial_temperature_K,
+                   hysteresis=b.initial_hysteresis)
     load0 = 0.0 if load_W is None else float(load_W)
     pf, pg = _initial_controller(params, load0, b.initial_soc)
     return UPSState(cells, 0, pf, pg, load0, (0,) * K.NLIM)
@@ -642,7 +653,8 @@ def step(params: UPSParams, state: UPSState, load_W: float, dt_s: float) -> UPSS
     _check_solve(K.run_chunk(K.MODE_UPS, params.string, params.plant, params.control,
                              params.schedule, u, params.dt_s, w, True), u, k)
     out = {name: float(w["buf"][q, 0]) for q, name in enumerate(K.CHANNELS)}
-    return UPSState(K.StringState(K._ro(w["cs"]), state.cells.time_s + dt_s), k + 1,
+    return UPSState(K.StringState(K._ro(w["cs"]), state.cells.time_s + dt_s,
+                                  params.string.tables.has_hys), k + 1,
                     float(w["stat"][K.S_PF]), float(w["stat"][K.S_PGPREV]), float(load_W),
                     tuple(int(f) for f in w["flags"]), out)
 
@@ -784,9 +796,11 @@ def simulate_ups(
     spec_steps = max(1, round(out.spectral_s / dt))
     n = u.size
     state = init(params, load_W=float(u[0])) if initial_state is None else initial_state
-    if state.cells.cells.shape != (params.string.n_sim, 2 + ecm.n_rc):
-        raise InputError(f"The initial_state holds {state.cells.cells.shape[0]} cells; these "
-                         f"params simulate {params.string.n_sim}.")
+    if state.cells.cells.shape != (params.string.n_sim, 2 + ecm.n_rc
+                                   + int(ecm.has_hysteresis)):
+        raise InputError(f"The initial_state holds cells of shape {state.cells.cells.shape}; "
+                         f"these params simulate {params.string.n_sim} cells of "
+                         f"{2 + ecm.n_rc + int(ecm.has_hysteresis)} states.")
     w = _work(params, state, n, bin_steps, spec_steps, full, chunk_steps)
     t_wall = time.perf_counter()
     bar = None
@@ -807,7 +821,8 @@ def simulate_ups(
     msgs = _warn_validity(ecm, w["stat"], float(w["stat"][K.S_IABS]))
     result = UPSResult.from_run(params, w, n, dt, bin_steps, spec_steps, full, wall, msgs)
     result.final_state = UPSState(
-        K.StringState(K._ro(w["cs"]), state.cells.time_s + n * dt), state.step_index + n,
+        K.StringState(K._ro(w["cs"]), state.cells.time_s + n * dt,
+                      params.string.tables.has_hys), state.step_index + n,
         float(w["stat"][K.S_PF]), float(w["stat"][K.S_PGPREV]), float(w["stat"][K.S_PLPREV]),
         tuple(int(f) for f in w["flags"]))
     return result
