@@ -56,7 +56,7 @@ step. The start hold is then simulate_ecm's to round-off; the mean hold adds h's
 over the step to first order in ``a = gamma |I| dt / Q_As`` (a resistance for either
 sign of the current: the source is rebuilt at a reversal), the rest (at most ``M a^2 |I|
 / 3``, ~1e-13 of the power at 1C and 1 ms) booked in ``zoh_residual_J`` (see
-:func:`_hy_at`). Compiled separately as the element (``hy`` None prunes its code); the
+:func:`_hy_cell`). Compiled separately as the element (``hy`` None prunes its code); the
 one-cell UPS loop does not take it (such a UPS runs the general loop).
 
 **The UPS** (mode ``MODE_UPS``; :mod:`cellmodels.ups.system` builds its parameters). Per
@@ -291,7 +291,8 @@ def _bil(coef, b, dz, dt):
 
 
 @njit(inline="always", error_model="numpy")
-def _lookup(coef, base, dz, dt, temp, tref, n_rc, h, rmul, mean_hold, cs, scr, c):
+def _lookup(coef, base, dz, dt, temp, tref, n_rc, h, rmul, mean_hold, cs, scr, c, hy, hoff,
+            hcol, k_c, sgn, hy0):
     """Tables of cell ``c`` at its state (``dz``, ``dt`` from its table interval's corner,
     ``tdev`` = T - T_ref; RC voltages ``cs[c, 2:]``) into ``scr[c]``.
 
@@ -305,6 +306,11 @@ def _lookup(coef, base, dz, dt, temp, tref, n_rc, h, rmul, mean_hold, cs, scr, c
     ``<v> = I (B - r0) + sum g_k v_k``, so its heat ``r0 I^2 + I <v> - I T dU/dT`` is
     ``I (I B + C)``: two operations after ``I`` on the step's dependency chain instead of
     the RC update's. Returns (E_hold, R_hold, 1/R_hold, U, dU/dT, r0, B, C).
+
+    ``hy`` (not None: the OCV hysteresis, see :func:`_hy_cell`): ``M`` from the row at
+    ``hoff``, the state h from ``cs[c, hcol]``; the hold source gains ``M h`` and, with
+    the mean hold, the hysteresis's hold resistance for a current of sign ``sgn`` (``k_c``
+    the cell's ``gamma dt / Q_As``); its columns from ``hy0``.
     """
     du = coef[base + 2] + coef[base + 3] * dz
     uu = (coef[base] + coef[base + 1] * dz) + (temp - tref) * du
@@ -331,6 +337,19 @@ def _lookup(coef, base, dz, dt, temp, tref, n_rc, h, rmul, mean_hold, cs, scr, c
     else:
         eh = e_start
         rh = r0
+    if hy is not None:
+        m = coef[base + hoff] + coef[base + hoff + 1] * dz
+        hh = cs[c, hcol]
+        eh += m * hh
+        scr[c, hy0 + HY_M] = m
+        if mean_hold:
+            half = 0.5 * m * k_c
+            rp = half * (1.0 + hh)
+            rn = half * (1.0 - hh)
+            scr[c, hy0 + HY_RH0] = rh
+            scr[c, hy0 + HY_RP] = rp
+            scr[c, hy0 + HY_RN] = rn
+            rh = rh + (rp if sgn > 0.0 else rn)
     gh = 1.0 / rh
     cc = (uu - e_mean) - temp * du
     scr[c, R_EH] = eh
@@ -345,12 +364,13 @@ def _lookup(coef, base, dz, dt, temp, tref, n_rc, h, rmul, mean_hold, cs, scr, c
 
 
 @njit(inline="always", error_model="numpy")
-def _cell_at(tb, cs, scr, idx, c, z, t, h, rmul, mean_hold, walk):
+def _cell_at(tb, cs, scr, idx, c, z, t, h, rmul, mean_hold, walk, hy, hcol, k_c, sgn, hy0):
     """Locate cell ``c``'s state (SOC ``z``, temperature ``t``) in the tables (from its
-    last intervals when ``walk``, else in O(1)) and look its values up (:func:`_lookup`).
+    last intervals when ``walk``, else in O(1)) and look its values up (:func:`_lookup`;
+    ``hy`` .. ``hy0``: its hysteresis, there).
     """
     (soc, sbk, sb0, sinv, tg, tbk, tb0, tinv, flat, coef, width, tref, n_rc, _tau_min,
-     _has_ct, _has_hys, _hys_off, _hys_rate) = tb
+     _has_ct, _has_hys, hoff, _hys_rate) = tb
     ns = soc.shape[0]
     zc = min(max(z, soc[0]), soc[ns - 1])
     if walk:
@@ -371,7 +391,8 @@ def _cell_at(tb, cs, scr, idx, c, z, t, h, rmul, mean_hold, walk):
         idx[c, 1] = j
         dt = tc - tg[j]
     base = (i * (nt - 1) + j) * width
-    return _lookup(coef, base, zc - soc[i], dt, t, tref, n_rc, h, rmul, mean_hold, cs, scr, c)
+    return _lookup(coef, base, zc - soc[i], dt, t, tref, n_rc, h, rmul, mean_hold, cs, scr, c,
+                   hy, hoff, hcol, k_c, sgn, hy0)
 
 
 @njit(inline="always", error_model="numpy")
@@ -738,40 +759,6 @@ NHY = 4
 
 
 @njit(inline="always", error_model="numpy")
-def _hy_at(tb, idx, scr, cs, c, z, k_c, sgn, mean_hold, hy0, hcol):
-    """Cell ``c``'s hysteresis at its state (intervals in ``idx`` from :func:`_cell_at`
-    just before, which left the hold source without the hysteresis in ``scr[c]``): adds
-    ``M h`` to its hold source and, with the mean hold, the hysteresis's hold resistance
-    for a current of sign ``sgn`` (``k_c = gamma dt / Q_As`` of the cell). Returns the
-    hold source (E_hold, R_hold, 1/R_hold)."""
-    soc = tb.soc
-    nt = tb.temp.shape[0]
-    i = idx[c, 0]
-    j = 0 if tb.flat_T else idx[c, 1]
-    zc = min(max(z, soc[0]), soc[soc.shape[0] - 1])
-    base = (i * (nt - 1) + j) * tb.width + tb.hys_off
-    m = tb.coef[base] + tb.coef[base + 1] * (zc - soc[i])
-    hh = cs[c, hcol]
-    eh = scr[c, R_EH] + m * hh
-    scr[c, R_EH] = eh
-    scr[c, hy0 + HY_M] = m
-    rh = scr[c, R_RH]
-    gh = scr[c, R_GH]
-    if mean_hold:
-        half = 0.5 * m * k_c
-        rp = half * (1.0 + hh)
-        rn = half * (1.0 - hh)
-        scr[c, hy0 + HY_RH0] = rh
-        scr[c, hy0 + HY_RP] = rp
-        scr[c, hy0 + HY_RN] = rn
-        rh = rh + (rp if sgn > 0.0 else rn)
-        gh = 1.0 / rh
-        scr[c, R_RH] = rh
-        scr[c, R_GH] = gh
-    return eh, rh, gh
-
-
-@njit(inline="always", error_model="numpy")
 def _hy_cell(scr, cs, c, hy0, hcol, k_c, ic):
     """Cell ``c``'s hysteresis over a step at the current ``ic`` (exact): advances its
     state h and returns ``M <h>``, the mean hysteresis voltage over the step (its heat is
@@ -1017,7 +1004,7 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
     a bound current is the true one).
 
     ``hy``: None (an ECM without hysteresis: its code pruned likewise) or True (each
-    cell's hysteresis state h in its state row's last column; see :func:`_hy_at`).
+    cell's hysteresis state h in its state row's last column; see :func:`_hy_cell`).
 
     mode: MODE_UPS (u = AC load [W]), MODE_POWER (u = battery power [W]), MODE_CURRENT
     (u = string current [A]). Writes every step's channel values into ``buf[q, k]``
@@ -1088,10 +1075,8 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
             z = cs[c, 0]
             t = cs[c, 1]
             eh, rh, gh, _u, _du, _r0, _b, _c = _cell_at(tb, cs, scr, idx, c, z, t, h, rmul[c],
-                                                        mean_hold, False)
-            if hy is not None:
-                eh, rh, gh = _hy_at(tb, idx, scr, cs, c, z, hk * inv_q[c], s_src, mean_hold,
-                                    hy0, hcol)
+                                                        mean_hold, False, hy, hcol,
+                                                        hk * inv_q[c], s_src, hy0)
             if ct is not None:  # the small-signal source, for the BMS bounds
                 rh = rh + _ct_at(tb, idx, scr, c, z, t, rmul[c], c0)
                 gh = 1.0 / rh
@@ -1469,10 +1454,8 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
             vcmin = v_hold
             vcmax = v_hold
             eh1, rh1, gh1, u1, du1, r01, b1, c1 = _cell_at(tb, cs, scr, idx, 0, zn, tn, h, rm1,
-                                                           mean_hold, True)
-            if hy is not None:
-                eh1, rh1, gh1 = _hy_at(tb, idx, scr, cs, 0, zn, hk1, s_src, mean_hold, hy0,
-                                       hcol)
+                                                           mean_hold, True, hy, hcol, hk1,
+                                                           s_src, hy0)
             z1 = zn
             t1 = tn
             rb1 = rh1
@@ -1560,10 +1543,8 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                     cacc[c, 2] = max(cacc[c, 2], tn)
                     # its look-ups at the new state
                     eh, rh, gh, _u, _du, _r0, _b, _c = _cell_at(tb, cs, scr, idx, c, zn, tn, h,
-                                                                rmul[c], mean_hold, True)
-                    if hy is not None:
-                        eh, rh, gh = _hy_at(tb, idx, scr, cs, c, zn, hk * inv_q[c], s_src,
-                                            mean_hold, hy0, hcol)
+                                                                rmul[c], mean_hold, True, hy,
+                                                                hcol, hk * inv_q[c], s_src, hy0)
                     if ct is not None:  # the small-signal source, for the BMS bounds
                         rh = rh + _ct_at(tb, idx, scr, c, zn, tn, rmul[c], c0)
                         gh = 1.0 / rh
