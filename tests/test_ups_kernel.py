@@ -440,15 +440,20 @@ def _elements(n):
     return base
 
 
-@pytest.mark.parametrize("n_rc, hold, dcdc", [(1, "mean", False), (2, "mean", True),
-                                               (3, "start", False)])
-def test_one_cell_ups_loop_equals_the_general_loop(n_rc, hold, dcdc):
+@pytest.mark.parametrize("n_rc, hold, dcdc, hys", [(1, "mean", False, False),
+                                                    (2, "mean", True, False),
+                                                    (3, "start", False, False),
+                                                    (2, "mean", False, True),
+                                                    (1, "start", True, True)])
+def test_one_cell_ups_loop_equals_the_general_loop(n_rc, hold, dcdc, hys):
     # the specialised one-cell UPS loop (locals, the BMS checked on the closed-form current,
     # sums folded per block) against the general loop through every limit: current and
     # voltage limits (a 12 A discharge limit, a 3.95 V charge ceiling reached by the SOC
     # restoring term's recharge), an outage with unserved load, the inverter's rating and
     # grid ramps. Same limit counts and steps exactly; values to round-off (different
-    # order of a few operations: 1e-12 relative, 1e-9 W or V absolute near zero).
+    # order of a few operations: 1e-12 relative, 1e-9 W or V absolute near zero). With
+    # hysteresis (hys): its state through charge and discharge, the mean hold's source
+    # switched at every reversal.
     from cellmodels.ups import UPSConfig
 
     battery = {"n_series": 3, "n_parallel": 2, "power_hold": hold, "initial_soc": 0.8}
@@ -469,7 +474,11 @@ def test_one_cell_ups_loop_equals_the_general_loop(n_rc, hold, dcdc):
     t = np.arange(40_000) * DT
     load = np.where((t % 3.0) < 1.5, 380.0, 60.0)
     load[(t >= 8.0) & (t < 9.0)] = 560.0  # beyond the inverter's 500 W
-    fast, gen = _ups_both_loops(_elements(n_rc), cfg, load)
+    ecm = _elements(n_rc)
+    if hys:
+        ecm = ecm.replace(hysteresis_V=0.005 + 0.005 * np.sin(np.pi * ecm.soc),
+                          hysteresis_rate=150.0, hysteresis_initial=0.3)
+    fast, gen = _ups_both_loops(ecm, cfg, load)
     for key in ("lim_count", "lim_steps", "flags"):
         np.testing.assert_array_equal(fast[key], gen[key])
     active = {K.LIMITS[q] for q in np.flatnonzero(gen["lim_count"])}
@@ -484,6 +493,9 @@ def test_one_cell_ups_loop_equals_the_general_loop(n_rc, hold, dcdc):
     np.testing.assert_array_equal(fast["bins"][:, :, :2] == 0, gen["bins"][:, :, :2] == 0)
     np.testing.assert_allclose(fast["bins"], gen["bins"], rtol=1e-11, atol=1e-9)
     np.testing.assert_array_equal(fast["ist"], gen["ist"])
+    if hys:  # h moved well away from its start (the loops' voltages above carry M h)
+        h_end = gen["cs"][0, -1]
+        assert abs(h_end - 0.3) > 0.1 and np.all(np.abs(gen["cs"][:, -1]) <= 1)
 
 
 # ---- the OCV hysteresis (ECM fields hysteresis_V, hysteresis_rate, hysteresis_initial) --

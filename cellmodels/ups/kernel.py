@@ -56,8 +56,8 @@ step. The start hold is then simulate_ecm's to round-off; the mean hold adds h's
 over the step to first order in ``a = gamma |I| dt / Q_As`` (a resistance for either
 sign of the current: the source is rebuilt at a reversal), the rest (at most ``M a^2 |I|
 / 3``, ~1e-13 of the power at 1C and 1 ms) booked in ``zoh_residual_J`` (see
-:func:`_hy_cell`). Compiled separately as the element (``hy`` None prunes its code); the
-one-cell UPS loop does not take it (such a UPS runs the general loop).
+:func:`_hy_cell`). Compiled separately as the element (``hy`` None prunes its code, in
+the one-cell UPS loop too).
 
 **The UPS** (mode ``MODE_UPS``; :mod:`cellmodels.ups.system` builds its parameters). Per
 step: the load ``P_L`` (AC, W) needs ``P_inv = P_L / eta_inv`` at the inverter's input
@@ -1737,17 +1737,19 @@ def _node_bounds(grid, n, i):
 
 @njit(cache=True, error_model="numpy", _nrt=False, fastmath={"contract"})
 def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, lim_count,
-             lim_steps, lim_energy, buf):
+             lim_steps, lim_energy, buf, hy):
     """:func:`_run` in the UPS mode for one simulated cell without the charge-transfer
     element and with 1 to :data:`NRC_ONE` RC elements (see above): the same arithmetic,
-    state and outputs. The sums and extremes of the channels it writes into ``buf``
+    state and outputs. ``hy``: None, or True for an ECM with hysteresis (its state h, M
+    and, with the mean hold, its hold resistances for either sign in locals; the source
+    switched at a reversal of the demand as :func:`_hy_switch` does). The sums and extremes of the channels it writes into ``buf``
     (energies of the load, grid and battery, throughput, current squared, SOC,
     temperature and cell voltage extremes; without a DC/DC, the link's energy: the
     battery's) are left to :func:`_one_block_stats`, which folds the block afterwards.
     Returns -1."""
     # ---- unpack ----------------------------------------------------------------------
     (soc, sbk, sb0, sinv, tg, tbk, tb0, tinv, flat, coef, width, tref, n_rc, _tau_min,
-     _has_ct, _has_hys, _hys_off, _hys_rate) = tb
+     _has_ct, _has_hys, hoff, hys_rate) = tb
     _n_s, _n_p, m_s, m_p, inv_q, _rmul, c_th, ha, t_cool, mean_hold = cl
     i_dis, i_chg, v_min, v_max, t_min, t_max, soc_min, soc_max = bms
     mult = m_s * m_p
@@ -1810,6 +1812,23 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
     row = coef[base:base + width]
     (uu, du, r0, r1, d1, g1, r2, d2, g2, r3, d3, g3, eh, rh, r_mean,
      cc) = _one_look(row, zc - zi, dt, t, tref, h, n_rc, v1, v2, v3, mean_hold)
+    # the hysteresis (hy): its state, M, and the mean hold's resistances (as _lookup)
+    hk1 = hys_rate * h * inv_q[0]
+    s_src = 1.0
+    hh = 0.0
+    mh = 0.0
+    rh0 = rh
+    rp = 0.0
+    rn = 0.0
+    if hy is not None:
+        hh = cs[0, 2 + n_rc]
+        mh = row[hoff] + row[hoff + 1] * (zc - zi)
+        eh += mh * hh
+        if mean_hold:
+            half = 0.5 * mh * hk1
+            rp = half * (1.0 + hh)
+            rn = half * (1.0 - hh)
+            rh = rh + rp
     es = eh * m_s
     rs = (rh * inv_mp) * m_s
     # ---- local accumulators (written back at the end) --------------------------------
@@ -1883,6 +1902,12 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
             p_rect, sg_rout = _out_of_in_c(r_irated, r_pin, r_eta, r_a, r_b, p_g, sg_rout)
         p_link_dem = p_inv - p_rect
         p_batt_dem = _battery_of_link(has_dcdc, d_irated, d_x, d_eta, d_a, d_b, p_link_dem)
+        if hy is not None and mean_hold:  # the source for the demand's sign
+            sd = 1.0 if p_batt_dem > 0.0 else (-1.0 if p_batt_dem < 0.0 else s_src)
+            if sd != s_src:
+                s_src = sd
+                rh = rh0 + (rp if sd > 0.0 else rn)
+                rs = (rh * inv_mp) * m_s
         # ---- the BMS: the closed-form current against the bounds (see above) ---------
         disc = es * es - 4.0 * rs * p_batt_dem
         within = disc > _BMS_MARGIN * (es * es)
@@ -2001,6 +2026,14 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
         q_irr = r0 * ic * ic + ic * vavg
         v_hold = eh - rh * ic
         v_true = uu - r0 * ic - vavg
+        if hy is not None and ic != 0.0:  # the hysteresis over the step (as _hy_cell)
+            sg = 1.0 if ic > 0.0 else -1.0
+            decay_h, g_h = _expneg(hk1 * abs(ic))
+            vh = mh * (-sg + (hh + sg) * g_h)
+            hh = -sg + (hh + sg) * decay_h
+            qc -= ic * vh
+            q_irr -= ic * vh
+            v_true += vh
         tn = t * th_a + th_b + qc * th_c
         q_rev = -ic * t * du
         a_irr += q_irr
@@ -2035,6 +2068,15 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
             row = coef[base:base + width]
         (uu, du, r0, r1, d1, g1, r2, d2, g2, r3, d3, g3, eh, rh, r_mean,
          cc) = _one_look(row, zc - zi, dt, t, tref, h, n_rc, v1, v2, v3, mean_hold)
+        if hy is not None:
+            mh = row[hoff] + row[hoff + 1] * (zc - zi)
+            eh += mh * hh
+            if mean_hold:
+                half = 0.5 * mh * hk1
+                rp = half * (1.0 + hh)
+                rn = half * (1.0 - hh)
+                rh0 = rh
+                rh = rh + (rp if s_src > 0.0 else rn)
         es = eh * m_s
         rs = (rh * inv_mp) * m_s
     # ---- write back ------------------------------------------------------------------
@@ -2045,6 +2087,8 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
         cs[0, 3] = v2
     if n_rc > 2:
         cs[0, 4] = v3
+    if hy is not None:
+        cs[0, 2 + n_rc] = hh
     idx[0, 0] = i
     idx[0, 1] = j
     acc[E_LINK] += a_link * h
@@ -2134,7 +2178,7 @@ def _drive(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, 
         b = min(n, a + nb)
         if one:
             fail = _run_one(tb, cl, bms, pl, ctl, sch, u[a:b], h, cs, idx, acc, stat, ist, flags,
-                            lim_count, lim_steps, lim_energy, buf)
+                            lim_count, lim_steps, lim_energy, buf, hy)
             _one_block_stats(buf, ibuf, b - a, h, inv_mp, acc, stat, cacc, grp[0], cs[0, 1],
                              pl.has_dcdc)
         else:
@@ -2538,13 +2582,12 @@ _NO_FULL = np.zeros((NCH, 0))
 def one_cell_loop(mode: int, params: StringParams) -> bool:
     """Whether :func:`run_chunk` runs the specialised one-cell UPS loop (:func:`_run_one`):
     the UPS mode, one simulated cell (a lumped string, or a string of one cell) with
-    resistance factor 1, 1 to :data:`NRC_ONE` RC elements, no charge-transfer element and
-    no hysteresis.
+    resistance factor 1, 1 to :data:`NRC_ONE` RC elements and no charge-transfer element
+    (with or without hysteresis).
     Otherwise (and when the work arrays hold ``generic=True``, for tests) the general
     loop :func:`_run`, which gives the same results to round-off."""
     cl = params.cells
-    return bool(mode == MODE_UPS and not params.tables.has_ct and not params.tables.has_hys
-                and cl.n_s == 1
+    return bool(mode == MODE_UPS and not params.tables.has_ct and cl.n_s == 1
                 and cl.n_p == 1 and 1 <= params.tables.n_rc <= NRC_ONE
                 and float(cl.rmul[0]) == 1.0)
 
