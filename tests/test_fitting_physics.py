@@ -356,3 +356,84 @@ def test_quasi_steady_mixing_heat_needs_the_lumped_model():
     with pytest.raises(InputError, match="heat_of_mixing"):
         cm.simulate(cm.load_cell("lgm50"), initial_soc=0.5, temperature_K=298.15,
                     current_A=1.0, duration_s=10.0, heat_of_mixing="sometimes")
+
+
+#: A stoichiometry-dependent positive diffusivity for the with_values tests (a shape, not
+#: a measured one: only its form matters here).
+_D_SHAPE = "4e-15 * (1 + x)"
+
+
+def test_with_values_gives_a_function_valued_diffusivity_keeping_the_arrhenius_term():
+    import pybamm
+
+    from cellmodels.fitting import with_values
+
+    base = cm.load_cell("lgm50")
+    cell = with_values("lgm50", {"Positive electrode/Diffusivity [m2.s-1]": _D_SHAPE},
+                       source="test shape", name="lgm50_shape")
+    assert cell.name == "lgm50_shape" and cell.sha256 != base.sha256
+    entry = cell.meta["provenance"]["Positive electrode/Diffusivity [m2.s-1]"]
+    assert entry["source"] == "test shape"
+    assert base.sha256 in entry["replaces"] and base.sha256 in cell.description
+    assert base.bpx["Parameterisation"]["Positive electrode"]["Diffusivity [m2.s-1]"] == 4e-15
+    d_new = cell.parameter_values()["Positive particle diffusivity [m2.s-1]"]
+    d_old = base.parameter_values()["Positive particle diffusivity [m2.s-1]"]
+    pv = base.parameter_values()
+    for sto in (0.3, 0.9):
+        for temp in (283.15, 318.15):  # the set's activation energy still applies
+            new = pv.evaluate(d_new(pybamm.Scalar(sto), pybamm.Scalar(temp)))
+            old = pv.evaluate(d_old(pybamm.Scalar(sto), pybamm.Scalar(temp)))
+            assert float(new) == pytest.approx((1 + sto) * float(old), rel=1e-12)
+
+
+def test_with_values_refuses_unknown_keys_bad_values_and_code():
+    from cellmodels.fitting import with_values
+
+    with pytest.raises(ParameterError, match="Positive electrode/Diffusivity"):
+        with_values("lgm50", {"Positive electrode/Difusivity [m2.s-1]": 1e-15}, source="s")
+    with pytest.raises(InputError, match="must be a number, an expression"):
+        with_values("lgm50", {"Positive electrode/Diffusivity [m2.s-1]": [1e-15]}, source="s")
+    with pytest.raises(ParameterError, match="a call to os.system"):  # parsed, not run
+        with_values("lgm50", {"Positive electrode/Diffusivity [m2.s-1]": "os.system('x')"},
+                    source="s")
+    with pytest.raises(ParameterError, match="range"):  # a number keeps the cited range
+        with_values("lgm50", {"Positive electrode/Diffusivity [m2.s-1]": 1.0}, source="s")
+    with pytest.raises(InputError, match="source"):
+        with_values("lgm50", {"Positive electrode/Diffusivity [m2.s-1]": 1e-15}, source=" ")
+
+
+def test_factor_on_a_replaced_function_is_fitted_and_saved_with_both_sources(tmp_path):
+    from cellmodels.fitting import with_values
+
+    cell = with_values("lgm50", {"Positive electrode/Diffusivity [m2.s-1]": _D_SHAPE},
+                       source="test shape", name="lgm50_shape")
+    name = "Positive electrode/Diffusivity [m2.s-1] (factor)"
+    ds = _pulse_dataset()
+    p = PhysicsProblem(cell, [Experiment(ds, initial_soc=0.6)],
+                       [FitParameter(name, initial=0.3, bounds=(0.01, 100.0))],
+                       model="SPM", thermal="isothermal", var_pts=COARSE)
+    v = ds.voltage_V.copy()
+    v[p._prepared[0].idx] = p.residuals_per_experiment(p.x0)[0].voltage_model_V
+    synth = Dataset(time_s=ds.time_s, current_A=ds.current_A, voltage_V=v, name="synthetic",
+                    source=ds.source, temperature_K=ds.temperature_K)
+    res = fit_physics(cell, [Experiment(synth, initial_soc=0.6)],
+                      [FitParameter(name, bounds=(0.01, 100.0))], model="SPM",
+                      thermal="isothermal", var_pts=COARSE, progress=False)
+    assert res.success, res.message
+    # Noise-free data from the same model; the 2C pulse moves V by ~10 mV per decade of
+    # the diffusivity, and the solver's 1e-6 tolerance leaves ~1e-4 of the factor.
+    assert res.values[name] == pytest.approx(0.3, rel=1e-3)
+    out = save_fitted(res, cell, tmp_path / "shape_fitted.json")
+    doc = json.loads(out.read_text())
+    assert doc["Parameterisation"]["Positive electrode"]["Diffusivity [m2.s-1]"].startswith(
+        f"({_D_SHAPE}) * ")
+    prov = doc["cellmodels"]["provenance"]["Positive electrode/Diffusivity [m2.s-1]"]
+    assert prov["fit"]["value"] == res.values[name]
+    assert prov["scaled_value"]["source"] == "test shape"  # the shape's source is kept
+    assert prov["fit"]["base_set"]["sha256"] == cell.sha256
+    reloaded = cm.load_cell(out).parameter_values()["Positive particle diffusivity [m2.s-1]"]
+    import pybamm
+
+    pv = cell.parameter_values()
+    got = pv.evaluate(reloaded(pybamm.Scalar(0.5), pybamm.Scalar(298.15)))
+    assert float(got) == pytest.approx(res.values[name] * 4e-15 * 1.5, rel=1e-12)

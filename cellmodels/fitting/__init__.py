@@ -22,6 +22,7 @@ from .physics import (
     fit_physics,
     predict,
     save_fitted,
+    with_values,
 )
 from .result import (
     CONDITION_LIMIT,
@@ -55,4 +56,5 @@ __all__ = [
     "pulse_for_fit",
     "rate_test",
     "save_fitted",
+    "with_values",
 ]

@@ -114,6 +114,7 @@ __all__ = [
     "fit_physics",
     "predict",
     "save_fitted",
+    "with_values",
 ]
 
 #: How far the model's voltage cut-offs are moved past the measured extremes [V].
@@ -1275,7 +1276,11 @@ def _fitted_document(cell: Cell, values: dict[str, float], provenance: dict | No
             node[tgt.bpx[-1]] = float(value)
         if provenance is not None:
             pkey = key[: -len(FACTOR_SUFFIX)] if tgt.relative else key
-            meta.setdefault("provenance", {})[pkey] = provenance[key]
+            entry = dict(provenance[key])
+            scaled = meta.get("provenance", {}).get(pkey)
+            if tgt.relative and scaled:  # the function that was scaled keeps its source
+                entry["scaled_value"] = scaled
+            meta.setdefault("provenance", {})[pkey] = entry
     _rebalance_limits(cell, values, doc, meta, provenance is not None)
     doc["cellmodels"] = meta
     return doc
@@ -1343,6 +1348,82 @@ def _file_record(source: str) -> dict:
 
         return {"name": str(p), "sha256": _sha256(p)}
     return {"name": source, "sha256": None}
+
+
+def with_values(cell: Cell | str, values: dict, *, source: str,
+                name: str | None = None) -> Cell:
+    """``cell`` with some of its BPX values replaced, each citing ``source``.
+
+    For fitting another functional form of a value than the set's, e.g. a stoichiometry-
+    dependent particle diffusivity where the set has a constant: give the new form here
+    and fit its ``" (factor)"`` multiplier (:data:`FACTOR_SUFFIX`), which keeps its shape
+    and the set's Arrhenius term.
+
+    Parameters
+    ----------
+    cell : Cell or str
+    values : dict
+        ``"Section/Key"`` (the parameter-set spelling, e.g. ``"Positive electrode/
+        Diffusivity [m2.s-1]"``) to a number, an expression of ``x`` (parsed, never
+        executed: :mod:`cellmodels.expressions`) or a table ``{"x": [...], "y": [...]}``.
+        Only keys the set already has under ``"Parameterisation"``.
+    source : str
+        Where the new values come from (their provenance ``source``; a number keeps the
+        set's cited ``range``, so it must lie in it).
+    name : str, optional
+        The new cell's name; default ``"<cell>_modified"``.
+
+    Returns
+    -------
+    Cell
+        Checked as a parameter-set file is on loading. Its ``sha256`` is that of the
+        modified document; its description and each replaced value's provenance name the
+        base set and its sha256.
+    """
+    import tempfile
+
+    cell = load_cell(cell) if isinstance(cell, str | Path) else cell
+    if not values:
+        raise InputError("with_values needs at least one value to replace.")
+    if not str(source).strip():
+        raise InputError("with_values needs a non-empty 'source' for the replaced values.")
+    doc = copy.deepcopy(cell.bpx)
+    meta = copy.deepcopy(cell.meta)
+    params = doc["Parameterisation"]
+    prov = meta.setdefault("provenance", {})
+    base = f"set {cell.name} (sha256 {cell.sha256})"
+    for full, value in values.items():
+        section, _, key = str(full).partition("/")
+        if section not in params or key not in params[section] or key == "description":
+            known = [f"{s}/{k}" for s, sec in params.items() if isinstance(sec, dict)
+                     for k in sec if k != "description"]
+            raise ParameterError(f"Cell {cell.name} has no value {full!r} to replace."
+                                 + suggest(str(full), known))
+        ok = (isinstance(value, str) or (isinstance(value, int | float)
+                                         and not isinstance(value, bool))
+              or isinstance(value, dict))
+        if not ok:
+            raise InputError(
+                f"The new value of {full!r} must be a number, an expression of x or a table "
+                f"{{'x': [...], 'y': [...]}}. Got {value!r} instead.")
+        old = params[section][key]
+        params[section][key] = value
+        entry = {"source": str(source),
+                 "replaces": f"{old!r} of {base}" if not isinstance(old, dict)
+                 else f"a table of {base}"}
+        if isinstance(value, int | float) and "range" in prov.get(full, {}):
+            entry["range"] = prov[full]["range"]
+        prov[full] = entry
+    meta["name"] = name or f"{cell.name}_modified"
+    meta["description"] = (meta.get("description", "") + f" Modified from {base}: "
+                           + ", ".join(values) + f" replaced ({source}).").strip()
+    doc["cellmodels"] = meta
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{meta['name']}.json"
+        path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        loaded = load_cell(path)  # the same checks as any parameter-set file
+    return replace(loaded, source=f"{cell.source}, modified by with_values: "
+                   + ", ".join(values))
 
 
 def save_fitted(result: FitResult, cell: Cell | str, path: str | Path, *,
