@@ -45,6 +45,11 @@ What is measured, side by side in one run (figures to validation/bench_ups.json)
   Butler-Volmer-like element (a Newton solve per step instead of the closed form; the
   bench cell is given one, R_ct = R0/2, I0 = 20 A, when it has none): ns per step, and
   the kernel against ``simulate_ecm`` with the element.
+- **The OCV hysteresis.** The one-cell UPS and the 250 x 4 string with the ECM's
+  optional one-state hysteresis (a state h per cell; the bench cell given one, M = 10 mV,
+  gamma = 40 per unit SOC, when it has none), side by side with the same cell without
+  it: ns per step; and the kernel against ``simulate_ecm`` with it. ``--only hysteresis``
+  runs this case alone and updates its entry in the JSON (the other figures kept).
 - **Acceptance cases.** Smoothing (controller off vs on, grid 0.1-2 Hz amplitude, grid
   ramp, SOC over 24 simulated hours: 24 one-hour profiles chained through the final
   state); a 10 s outage with a generator (10 s start, 5 s ramp) for a sized string and
@@ -443,6 +448,37 @@ def ct_element_case(ecm, load, runs=3) -> dict:
             }
 
 
+def hysteresis_case(ecm, load, runs=3) -> dict:
+    """The UPS with the OCV hysteresis: the bench cell given one (M = 10 mV flat, gamma =
+    40 per unit SOC, h0 = 0) unless it has one; ns per step of the one-cell UPS (the
+    specialised loop) and per cell-step of the 250 x 4 string (spread, every cell), each
+    side by side with the same cell without hysteresis, and the kernel against
+    simulate_ecm with it (start hold, a charge/discharge swing)."""
+    from cellmodels.ups import simulate_ups, ups_params
+
+    own = ecm.has_hysteresis
+    hys = ecm if own else ecm.replace(hysteresis_V=np.full(ecm.soc.size, 0.01),
+                                      hysteresis_rate=40.0, hysteresis_initial=0.0)
+    plain = ecm.replace(hysteresis_V=None, hysteresis_rate=None, hysteresis_initial=None)
+    seg = load[:600_000]
+    cfg = ups_config()
+    out: dict = {"steps": int(seg.size),
+                 "hysteresis": "the ECM's own" if own else "M = 10 mV, gamma = 40, h0 = 0 "
+                                                           "(added)"}
+    for name, e in (("plain", plain), ("hysteresis", hys)):
+        params = ups_params(e, cfg, DT)
+        simulate_ups(e, seg[:5000], cfg, dt_s=DT, params=params)
+        cpus = [timed(simulate_ups, e, seg, cfg, dt_s=DT, params=params)[2]
+                for _ in range(runs)]
+        out[f"one_cell_{name}_ns_per_step_cpu_best"] = min(cpus) / seg.size * 1e9
+        st = ours_string_speed(e, 250, 4, seconds=10.0, runs=runs)
+        out[f"string_250x4_{name}_ns_per_cell_step_cpu_best"] = st["ns_per_cell_step_cpu_best"]
+    rng = np.random.default_rng(0)
+    pw = np.repeat(rng.uniform(-60.0, 150.0, 40), 250)
+    out["kernel_vs_simulate_ecm_max_abs_dV_V"] = agreement_simulate_ecm(hys, pw)
+    return out
+
+
 def smoothing_day(ecm, hours: int) -> dict:
     from cellmodels.ups import simulate_ups, ups_params
 
@@ -495,7 +531,11 @@ def main(argv=None) -> dict:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 24 h run, shorter PyBaMM")
+    ap.add_argument("--only", choices=("hysteresis",),
+                    help="run only this case and update its entry in the JSON")
     args = ap.parse_args(argv)
+    if args.only:
+        return _only(args.only)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         report = _bench(args)
@@ -507,6 +547,23 @@ def main(argv=None) -> dict:
         print(f"{k:45s} {'met' if v['met'] else 'NOT met':8s} {v['value']!s:.60} "
               f"(target {v['target']})")
     print(f"wrote {OUT}")
+    return report
+
+
+def _only(case: str) -> dict:
+    """Run one case (``hysteresis``) and update its entry in the JSON, keeping the rest."""
+    from cellmodels._atomic import write_text
+
+    report = json.loads(OUT.read_text()) if OUT.exists() else {}
+    ecm, source = reference_ecm()
+    load = facility_profile().to_grid(DT)
+    entry = hysteresis_case(ecm, load)
+    entry["ecm_source"] = source
+    entry["load_average"] = list(os.getloadavg())
+    report["hysteresis_one_cell"] = entry
+    write_text(OUT, json.dumps(report, indent=2, default=float) + "\n")
+    print(json.dumps(entry, indent=2, default=float))
+    print(f"updated {case} in {OUT}")
     return report
 
 
@@ -664,6 +721,8 @@ def _bench(args) -> dict:
     report["outage"] = {"sized": outage_case(ecm, N_PARALLEL), "undersized": outage_case(ecm, 4)}
     print("charge-transfer element ...", flush=True)
     report["ct_element_one_cell"] = ct_element_case(ecm, load)
+    print("the OCV hysteresis ...", flush=True)
+    report["hysteresis_one_cell"] = hysteresis_case(ecm, load)
 
     strings_best = max(s["cell_steps_per_s_cpu_best"] for s in report["strings"])
     figures = {

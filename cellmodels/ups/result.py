@@ -43,7 +43,8 @@ units as ``unit`` attributes::
     /full/<ch>       (n_steps,) when kept
     /energy/<term>   scalar                                  unit J (As, A2s)
     /limits/<kind>   attrs activations, steps, duration_s, energy_J
-    /cells/<name>    per simulated cell
+    /cells/<name>    per simulated cell (``hysteresis`` only with an ECM that has it:
+                     an optional dataset, so the schema version is unchanged)
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ class UPSResult:
     energy_J : energy terms (:data:`cellmodels.ups.kernel.ENERGY_TERMS`)
     limits : kind -> {"activations", "steps", "duration_s", "energy_J"}
     cells : per simulated cell: final soc, temperature_K, rc_V, peak_temperature_K,
-        throughput_Ah, rms_current_A, capacity_scale, resistance_scale
+        throughput_Ah, rms_current_A, capacity_scale, resistance_scale; with an ECM with
+        OCV hysteresis also the final hysteresis state (``hysteresis``, in [-1, 1])
     run : facts of the run (sizes, ratings, extremes, wall time, validity messages)
     config : the UPS configuration as a dict
     final_state : the :class:`~cellmodels.ups.system.UPSState` at the end (to continue
