@@ -55,6 +55,10 @@ def _cmd_reduce(args: argparse.Namespace) -> int:
           f"{e.validity['temperature_max_K'] - 273.15:g} degC; identification RMSE "
           f"mean {e.error['identification_rmse_V_mean'] * 1e3:.2f} mV, max "
           f"{e.error['identification_rmse_V_max'] * 1e3:.2f} mV ({ident.seconds_:.1f} s).")
+    if e.has_hysteresis:
+        print(f"OCV hysteresis: half-gap {e.hysteresis_V.min() * 1e3:.3g}-"
+              f"{e.hysteresis_V.max() * 1e3:.3g} mV, rate {e.hysteresis_rate:.4g} per unit SOC, "
+              f"initial state {e.hysteresis_initial:g} (-1 discharge, +1 charge branch).")
     return 0
 
 
@@ -76,9 +80,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
         pv = to_pybamm_parameter_values(ecm)
         pv.to_json(str(args.out))
         path = args.out
-        print("Load it with pybamm.ParameterValues.from_json and run "
-              "pybamm.equivalent_circuit.Thevenin (cellmodels.export.pybamm_model adds the "
-              "OCV temperature term exactly).")
+        if ecm.has_hysteresis:
+            print("This ECM has an OCV hysteresis, which PyBaMM's stock Thevenin model "
+                  "cannot represent (it would ignore the hysteresis parameters): load the "
+                  "values with pybamm.ParameterValues.from_json and run them on "
+                  "cellmodels.export.pybamm_model(ecm), which carries the hysteresis state "
+                  "and the OCV temperature term.")
+        else:
+            print("Load it with pybamm.ParameterValues.from_json and run "
+                  "pybamm.equivalent_circuit.Thevenin (cellmodels.export.pybamm_model adds the "
+                  "OCV temperature term exactly).")
     print(f"Wrote {path}")
     return 0
 

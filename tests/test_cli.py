@@ -143,3 +143,20 @@ def test_reduce_passes_every_setting_to_the_identifier(tmp_path, capsys, monkeyp
     assert seen["beyond_validity_K"] == 0.0
     assert main(["reduce", "lgm50", "-o", str(out), "--soc-points", "1"]) == 2
     assert "--soc-points must be an integer in [2, 201]; got 1" in capsys.readouterr().err
+
+
+def test_export_of_an_ecm_with_hysteresis_says_how_to_run_it(tmp_path, capsys):
+    """Stock Thevenin would ignore the hysteresis parameters silently: the CLI says so and
+    names the model that carries them; the values themselves round-trip."""
+    import pybamm
+
+    from cellmodels.reduction import save_ecm
+
+    from .test_ecm import make_hys_ecm
+
+    ecm_path = save_ecm(make_hys_ecm(), tmp_path / "h.ecm.h5")
+    assert main(["export", str(ecm_path), "--to", "pybamm", "-o", str(tmp_path / "p.json")]) == 0
+    out = capsys.readouterr().out
+    assert "cannot represent" in out and "cellmodels.export.pybamm_model(ecm)" in out
+    pv = pybamm.ParameterValues.from_json(str(tmp_path / "p.json"))
+    assert pv["Initial hysteresis state"] == 1.0
