@@ -751,9 +751,9 @@ def _ct_vbound(i_start, v_lim, n_s, n_p, m_s, m_p, scr, grp, c0):
 # source when a demand's sign differs from the one its sources were built for (a
 # reversal). What the first order leaves, ``M (h + s) (g(a) - 1 + a/2) I``, at most
 # ``M a^2 |I| / 3`` (a ~ 1e-5 at 1C and 1 ms: ~1e-13 of the power), is booked in
-# ``zoh_residual_J``, as is a
-# parallel cell whose current runs against its string's (its hold taken for the string's
-# sign). The start hold is linear (``E = U + M h - sum v``, ``R = R0``): no sign.
+# ``zoh_residual_J``, as is the first-order term of a parallel cell whose current runs
+# against its string's (its hold taken for the string's sign; only near a zero string
+# current). The start hold is linear (``E = U + M h - sum v``, ``R = R0``): no sign.
 HY_M, HY_RH0, HY_RP, HY_RN = range(4)
 NHY = 4
 
@@ -1742,11 +1742,11 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
     element and with 1 to :data:`NRC_ONE` RC elements (see above): the same arithmetic,
     state and outputs. ``hy``: None, or True for an ECM with hysteresis (its state h, M
     and, with the mean hold, its hold resistances for either sign in locals; the source
-    switched at a reversal of the demand as :func:`_hy_switch` does). The sums and extremes of the channels it writes into ``buf``
-    (energies of the load, grid and battery, throughput, current squared, SOC,
-    temperature and cell voltage extremes; without a DC/DC, the link's energy: the
-    battery's) are left to :func:`_one_block_stats`, which folds the block afterwards.
-    Returns -1."""
+    switched at a reversal of the demand as :func:`_hy_switch` does). The sums and
+    extremes of the channels it writes into ``buf`` (energies of the load, grid and
+    battery, throughput, current squared, SOC, temperature and cell voltage extremes;
+    without a DC/DC, the link's energy: the battery's) are left to
+    :func:`_one_block_stats`, which folds the block afterwards. Returns -1."""
     # ---- unpack ----------------------------------------------------------------------
     (soc, sbk, sb0, sinv, tg, tbk, tb0, tinv, flat, coef, width, tref, n_rc, _tau_min,
      _has_ct, _has_hys, hoff, hys_rate) = tb
@@ -2599,6 +2599,11 @@ def run_chunk(mode: int, params: StringParams, plant, control, schedule, u: np.n
     in ``w["full"]`` when it exists, and flush the partial bins when ``final``.
     Returns -1, or the global step index where a power could not be drawn."""
     u = np.ascontiguousarray(u, dtype=float)
+    if not u.flags.writeable:
+        # a read-only array (a Profile's values) is another numba type: a second compile of
+        # the kernel (~30 s cold) whose vectorised, reassociated sums may differ from this
+        # one's in the last bit; a copy of the chunk costs nothing beside its steps
+        u = u.copy()
     n = u.shape[0]
     full = w["full"]
     if full is not None and w["full_pos"] + n > full.shape[1]:
