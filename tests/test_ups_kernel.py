@@ -512,7 +512,7 @@ def hys_ecm(h0=0.0, **changes):
                                           ("current_A", (-40.0, 90.0))])
 def test_hysteresis_matches_simulate_ecm(mode, levels):
     ecm = hys_ecm()
-    u = swing(12_000, levels, 1_500, seed=2)
+    u = swing(6_000, levels, 1_000, seed=2)
     run, ref = run_both(ecm, u, mode=mode)
     # the same arithmetic as simulate_ecm (h's exact update and mean, M h in the source
     # and -I M <h> in the heat), bar the order of a few operations: 1e-9 V as the linear
@@ -522,10 +522,10 @@ def test_hysteresis_matches_simulate_ecm(mode, levels):
     np.testing.assert_allclose(run.temperature_K, ref.temperature_K[:-1], rtol=0, atol=1e-9)
     np.testing.assert_allclose(run.final.rc_V[0], ref.rc_V[-1], rtol=0, atol=1e-12)
     np.testing.assert_allclose(run.final.hysteresis[0], ref.hysteresis[-1], rtol=0, atol=1e-12)
-    # h went both ways (charge and discharge levels) over half its range, and matters:
-    # without it the voltage differs by millivolts
+    # h went both ways (charge and discharge levels) over a good part of its range, and
+    # matters: without it the voltage differs by millivolts
     dh = np.diff(ref.hysteresis)
-    assert dh.min() < 0 < dh.max() and np.ptp(ref.hysteresis) > 0.4
+    assert dh.min() < 0 < dh.max() and np.ptp(ref.hysteresis) > 0.3
     plain = ecm.replace(hysteresis_V=None, hysteresis_rate=None, hysteresis_initial=None)
     assert np.max(np.abs(run_both(plain, u, mode=mode)[0].voltage_V - run.voltage_V)) > 3e-3
     if mode == "power_W":
