@@ -15,6 +15,16 @@ positive::
 ``eta_ct`` is the ECM's optional charge-transfer element (stateless, zero without one);
 its heat is counted as polarisation (kinetic), as the ECM's own heat split does.
 
+An ECM with OCV hysteresis adds its state and heat::
+
+    dh/dt      = -gamma |I| / (3600 Q) (h + sign I)
+    C_th dT/dt += -I M(z) h                                   hysteresis (loop dissipation)
+
+linear in h at a held current, so it joins the exact sub-segment maps; its periodic orbit
+(a minor loop around the swing's SOC: h does not reach a branch when a swing moves a
+fraction of a per cent of SOC) is part of the same fixed point. Its heat is
+``hysteresis_W`` (0 without hysteresis).
+
 **Method.** The period is cut into sub-segments (at every edge of the waveform, and short
 enough that SOC and temperature move little inside one, see ``max_soc_step`` and
 ``max_substep_s``). With the tables frozen in a sub-segment at its mid-SOC and its mean
@@ -66,7 +76,7 @@ __all__ = [
 ]
 
 #: The heat split, as keys of :attr:`PeriodicHeating.heat_W` (period means, W).
-HEAT_TERMS = ("ohmic_W", "polarisation_W", "reversible_W", "total_W")
+HEAT_TERMS = ("ohmic_W", "polarisation_W", "reversible_W", "hysteresis_W", "total_W")
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,8 @@ class PeriodicHeating:
     heat_W : dict
         Period-mean heats [W]: ``ohmic_W`` (R0 I^2), ``polarisation_W`` (I sum v_k, plus
         I eta_ct for an ECM with the charge-transfer element),
-        ``reversible_W`` (-I T dU/dT), ``total_W`` (their sum; equals
+        ``reversible_W`` (-I T dU/dT), ``hysteresis_W`` (-I M h, an ECM with OCV
+        hysteresis; else 0), ``total_W`` (their sum; equals
         ``hA (temperature_mean_K - ambient_K)`` on a periodic orbit).
     current_rms_A, current_max_A : float
         RMS and largest absolute current of the waveform [A].
@@ -97,7 +108,8 @@ class PeriodicHeating:
         Table-temperature iterations used.
     orbit : dict
         Sampled orbit: ``time_s`` (m,), ``temperature_K`` (m,), ``rc_V`` (m, n_rc),
-        ``soc`` (m,), ``current_A`` (m,) (the current held from that sample on).
+        ``soc`` (m,), ``current_A`` (m,) (the current held from that sample on), and
+        ``hysteresis`` (m,), the state h, for an ECM with OCV hysteresis.
     warnings : tuple of str
         Validity warnings raised (SOC, temperature or current outside the ECM's range).
     """
@@ -408,8 +420,16 @@ def periodic_heating(
     e_seg = _dudt_mean(ecm, _dudt_integral(ecm), za, zb)
     z_mid = 0.5 * (za + zb)
     m, n = h.size, ecm.n_rc
-    iT, iEo, iEp, iEr, iS, i1 = n, n + 1, n + 2, n + 3, n + 4, n + 5
-    size = n + 6
+    hys = ecm.has_hysteresis
+    # states: RC voltages, the rise theta, (the hysteresis state h), then the accumulators
+    # of the heats and of int theta dt, and the constant 1; k is the (v, theta, h) block
+    k = n + 2 if hys else n + 1
+    iT, iH = n, n + 1
+    iEo, iEp, iEr = k, k + 1, k + 2
+    iEh = k + 3  # used only with hysteresis
+    iS = k + 4 if hys else k + 3
+    i1 = iS + 1
+    size = i1 + 1
     t_tab = np.full(m, t_amb)
     ct = (None if getattr(ecm, "ct_R_Ohm", None) is None
           else (ecm.ct_R_Ohm, ecm.ct_i0_A))
@@ -440,6 +460,14 @@ def periodic_heating(
             q_ct = i_seg * s0 * r_ct * np.arcsinh(i_seg / s0)
             A[:, iT, i1] += q_ct / c_th
             A[:, iEp, i1] += q_ct
+        if hys:
+            # dh/dt = -k_s (h + sign I), k_s = gamma |I| / Q_As; heat -I M h (M at mid-SOC)
+            k_s = ecm.hysteresis_rate * np.abs(i_seg) / q_As
+            m_seg = np.interp(z_mid, ecm.soc, ecm.hysteresis_V)
+            A[:, iH, iH] = -k_s
+            A[:, iH, i1] = -k_s * np.sign(i_seg)
+            A[:, iT, iH] = -i_seg * m_seg / c_th
+            A[:, iEh, iH] = -i_seg * m_seg
         return A
 
     def orbit(A):
@@ -447,7 +475,6 @@ def periodic_heating(
         P = np.eye(size)
         for j in range(m):
             P = M[j] @ P
-        k = n + 1  # the (v, T) block
         try:
             y0 = np.linalg.solve(np.eye(k) - P[:k, :k], P[:k, i1])
         except np.linalg.LinAlgError as exc:
@@ -496,7 +523,9 @@ def periodic_heating(
         "polarisation_W": float(energy[iEp] / period),
         "reversible_W": float(energy[iEr] / period),
     }
-    heat["total_W"] = heat["ohmic_W"] + heat["polarisation_W"] + heat["reversible_W"]
+    heat["hysteresis_W"] = float(energy[iEh] / period) if hys else 0.0
+    heat["total_W"] = (heat["ohmic_W"] + heat["polarisation_W"] + heat["reversible_W"]
+                       + heat["hysteresis_W"])
     rise = float(energy[iS] / period)
 
     # samples inside each sub-segment for the extremes and the stored orbit
@@ -544,7 +573,8 @@ def periodic_heating(
         soc_max=z_hi,
         iterations=it,
         orbit={"time_s": np.array(times), "temperature_K": temps, "rc_V": st[:, :n],
-               "soc": np.array(socs), "current_A": np.array(currents)},
+               "soc": np.array(socs), "current_A": np.array(currents),
+               **({"hysteresis": st[:, iH]} if hys else {})},
         warnings=tuple(validity),
     )
 
