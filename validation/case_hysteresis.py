@@ -18,7 +18,6 @@ figures (RMSE <= 5 mV, max <= 25 mV, temperature <= 0.5 K).
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from pathlib import Path
@@ -118,6 +117,8 @@ def run(fig_dir: Path) -> CaseResult:
 def _figure(traces: dict, png: Path) -> Path:
     import matplotlib
 
+    from cellmodels._atomic import atomic_path
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -134,11 +135,9 @@ def _figure(traces: dict, png: Path) -> Path:
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
-    os.replace(tmp, png)
     return png
 
 
