@@ -152,5 +152,8 @@ def path(name: str, *, download: bool | None = None) -> Path:
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(f"Could not download '{name}' from {entry.url}: {exc}") from exc
+        raise DataError(
+            f"Could not download '{name}' from {entry.url}: {exc}. Offline: export "
+            f"CELLMODELS_DATA_DIR=<folder holding {name}>, or put the file at {cached}."
+        ) from exc
     return cached
