@@ -739,8 +739,15 @@ def _warn_validity(ecm: ECM, stat: np.ndarray, cacc_iabs: float) -> list[str]:
     )
     msgs = []
     for name, lo_seen, hi_seen, lo, hi in checks:
-        # a BMS limit equal to the validity bound is reached to round-off, not beyond
-        tol = 1e-9 * max([abs(x) for x in (lo, hi) if np.isfinite(x)] + [1.0])
+        # A BMS limit equal to the validity bound is reached to round-off, not beyond (1e-9).
+        # The current bound is wider: identify.py sets current_max_A from the cell's nominal
+        # capacity, while users and BMS settings scale currents by ecm.capacity_Ah, the ECM's
+        # coulomb count between the cut-offs, which differs from the nominal by the DFN's
+        # solver tolerance (semisolid_lfp_power: 20.00003 Ah, +1.5e-6 relative, so "5C" is
+        # 100.000154 A against 100 A). 1e-5 relative covers that and is still far below
+        # anything the identification resolves (its levels are 0.5C or more apart).
+        rel = 1e-5 if name == "current_A" else 1e-9
+        tol = rel * max([abs(x) for x in (lo, hi) if np.isfinite(x)] + [1.0])
         if lo_seen < lo - tol or hi_seen > hi + tol:
             value = hi_seen if hi_seen > hi else lo_seen
             out = value - hi if value > hi else lo - value
