@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,9 @@ def run_demo(out: str | Path = "out") -> None:
     ident = ECMIdentifier(temperature_K=[283.15, 298.15, 313.15]).fit(cell, progress=True)
     ecm = ident.ecm_
     path = save_ecm(ecm, out / f"{name}.ecm.h5")
-    print(f"ECM: {ecm.n_rc} RC pairs over {ecm.soc.size} SOC x {ecm.temperature_K.size} "
-          f"temperatures, identified in {ident.seconds_:.0f} s -> {path}")
+    print(f"ECM: {ecm.n_rc} RC pairs identified on {len(ident.soc)} SOC x "
+          f"{ecm.temperature_K.size} temperatures (OCV on {ecm.soc.size} SOC points), in "
+          f"{ident.seconds_:.0f} s -> {path}")
     t, i = ai_swing(cell.capacity_Ah)
     t_out = np.arange(0.0, t[-1], 0.01)
     i_out = i[np.searchsorted(t, t_out, side="right") - 1]
@@ -99,7 +101,7 @@ def run_demo(out: str | Path = "out") -> None:
     heating_and_life_demo(ecm, out)
 
 
-#: The demo's UPS: 1.25 MW double conversion, 250 s x 12 p cells of the reference ECM on
+#: The demo's UPS: 1.25 MW double conversion, 250 series x 12 parallel cells of the reference ECM on
 #: the DC link, smoothing with a 10 s filter and a 20 kW/s grid ramp limit.
 def demo_ups_config(smoothing: bool = True) -> dict:
     return {
@@ -139,7 +141,7 @@ def ups_demo(ecm, out: Path, minutes: float = 10.0) -> None:
     m = on.metrics()
     band = "0.1-2Hz"
     steps = round(m["duration_s"] / 1e-3)
-    print(f"{m['duration_s'] / 60:.0f} min at 1 ms, 250 s x 12 p identical cells (one "
+    print(f"{m['duration_s'] / 60:.0f} min at 1 ms, 250 series x 12 parallel identical cells (one "
           f"representative cell; spread is a config option): {t_on:.1f} s "
           f"({steps / t_on:.2e} steps/s)")
     print(f"  grid oscillation {band}: {off['oscillation_W']['grid_' + band] / 1e3:.1f} kW "
@@ -203,7 +205,7 @@ def heating_and_life_demo(ecm, out: Path, window_minutes: float = 10.0,
     print("  micro-cycle weight | 80 % capacity at | UPS capability ends at | capacity "
           "at 5 y | resistance at 5 y | windows simulated | time")
     notes: dict[str, None] = {}
-    for weight, label, tag in ((0.0, "0 (Soto: negligible)", "w0"), (None, "default", "wdefault"),
+    for weight, label, tag in ((0.0, "0 (Soto: negligible)", "w0"), (None, None, "wdefault"),
                                (2.0 / 3.0, "2/3 (Soto's bound)", "w2of3")):
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
@@ -215,9 +217,15 @@ def heating_and_life_demo(ecm, out: Path, window_minutes: float = 10.0,
         def at_5y(values, fmt, unit, prefix="", life=life):
             # a projection stops below its capacity floor: past that there is no value
             if life.time_years[-1] < 5.0:
-                return f"stopped at {life.time_years[-1]:.1f} y"
+                verb = "projected to" if life.info.get("stopped") == "reached years" \
+                    else "stopped at"
+                return f"{verb} {life.time_years[-1]:.1f} y"
             return f"{prefix}{np.interp(5.0, life.time_years, values) * (100 if unit else 1):{fmt}}{unit}"
 
+        if label is None:  # the model's own weight, as a fraction where it is one
+            w = float(life.info["model"]["micro_cycle"]["weight"])
+            f = Fraction(w).limit_denominator(12)
+            label = f"{f if abs(float(f) - w) < 1e-9 else f'{w:.3g}'} (default)"
         eol = life.eol_capacity_years
         cap = life.eol_capability_years
         print(f"  {label:>20} | {'>' if np.isnan(eol) else ''}"

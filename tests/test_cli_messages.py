@@ -57,3 +57,19 @@ def test_ups_validity_warning_points_at_the_callers_line():
     import linecache
 
     assert "simulate_ups(varied_ecm()" in linecache.getline(__file__, caught[0].lineno)
+
+
+def test_demo_life_table_names_the_default_weight(tmp_path, capsys):
+    import dataclasses
+
+    from cellmodels.demo import heating_and_life_demo
+
+    from .test_demo import demo_ecm
+
+    # a short window and 2 years keep it fast; "lfp" in the name picks the LFP ageing model
+    ecm = dataclasses.replace(demo_ecm(), name="demo lfp")
+    heating_and_life_demo(ecm, tmp_path, window_minutes=0.5, years=2.0)
+    out = capsys.readouterr().out
+    rows = [line.split("|")[0].strip() for line in out.splitlines() if line.count("|") == 6]
+    assert rows[1:] == ["0 (Soto: negligible)", "1/3 (default)", "2/3 (Soto's bound)"]
+    assert "projected to 2.0 y" in out  # 2 years asked: not "stopped"
