@@ -7,6 +7,85 @@ import sys
 
 from .errors import CellModelsError
 
+_PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def _eng(value: float, unit: str, digits: int = 4) -> str:
+    """``value`` with an engineering prefix at and above 1e3 (``1.25e6, "W"`` -> "1.25 MW")."""
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g} {prefix}{unit}"
+    return f"{value:.{digits}g} {unit}".rstrip()
+
+
+def _eng_range(lo: float, hi: float, unit: str) -> str:
+    """A range on one prefix, three significant digits on the larger end: "0.20-1.00 MW"."""
+    import math
+
+    top = max(abs(lo), abs(hi))
+    scale, prefix = next(((s, p) for s, p in _PREFIXES if top >= s), (1.0, ""))
+    a, b = lo / scale, hi / scale
+    decimals = max(0, 2 - math.floor(math.log10(max(abs(a), abs(b))))) if top > 0 else 0
+    sep = " to " if a < 0 or b < 0 else "-"
+    return f"{a:.{decimals}f}{sep}{b:.{decimals}f} {prefix}{unit}"
+
+
+def _unit_of(key: str, parent: str = "") -> tuple[str, float, float]:
+    """(unit, scale, offset) for a metric key by its suffix, else its parent's."""
+    for k in (key, parent):
+        for tail in ("_max", "_min", "_mean"):  # cell_rms_current_A_max: amperes
+            k = k.removesuffix(tail)
+        for suffix, unit in (("_W_per_s", "W/s"), ("_A2s", "A2.s"), ("_As", "A.s"),
+                             ("_Ah", "Ah"), ("_W", "W"), ("_J", "J"), ("_A", "A"),
+                             ("_s", "s")):
+            if k.endswith(suffix):
+                return unit, 1.0, 0.0
+        if k.endswith("_K"):
+            return "degC", 1.0, -273.15
+        if k == "efficiency":
+            return "%", 100.0, 0.0
+        if k.endswith("_per_day"):
+            return "/day", 1.0, 0.0
+        if k == "oscillation_reduction":
+            return "x", 1.0, 0.0
+    return "", 1.0, 0.0
+
+
+def _metric(key: str, value, parent: str = "") -> str:
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    unit, scale, offset = _unit_of(key, parent)
+    if unit == "%":
+        return f"{value * scale:.2f} %"
+    if unit == "A2.s":
+        return f"{value:.4g} A2.s"
+    if unit in ("degC", "/day", "x", ""):
+        return f"{value * scale + offset:.4g}{'' if unit in ('', 'x') else ' '}{unit}".rstrip()
+    return _eng(value * scale + offset, unit)
+
+
+def ups_summary(metrics: dict) -> str:
+    """``UPSResult.metrics()`` as lines to read: 4 significant digits with units, nested
+    tables indented, BMS limits only where they acted."""
+    lines = []
+    for key in sorted(metrics):
+        value = metrics[key]
+        if key == "limits":
+            acted = {name: v for name, v in value.items() if v.get("activations")}
+            lines.append("  limits: " + ("none acted" if not acted else ""))
+            for name, v in sorted(acted.items()):
+                lines.append(f"    {name}: {v['activations']} activation(s), "
+                             f"{_eng(float(v['duration_s']), 's')}, "
+                             f"{_eng(float(v['energy_J']), 'J')} held back")
+        elif isinstance(value, dict):
+            lines.append(f"  {key}:")
+            lines += [f"    {k}: {_metric(k, v, key)}" for k, v in sorted(value.items())]
+        elif isinstance(value, (list, tuple)):
+            lines.append(f"  {key}: " + "-".join(f"{v:.4g}" for v in value))
+        else:
+            lines.append(f"  {key}: {_metric(key, value)}")
+    return "\n".join(lines)
+
 
 def _cmd_cells(args: argparse.Namespace) -> int:
     from .dcr import cells_table
@@ -18,7 +97,11 @@ def _cmd_cells(args: argparse.Namespace) -> int:
 def _cmd_dcr(args: argparse.Namespace) -> int:
     from .dcr import dcr_map_report
 
-    print(dcr_map_report(args.cell, out=args.out))
+    if not 0.0 < args.c_rate <= 100.0:
+        print(f"cellmodels dcr: --c-rate must be in (0, 100] (a discharge pulse of that many "
+              f"times the cell's capacity); got {args.c_rate:g}.", file=sys.stderr)
+        return 2
+    print(dcr_map_report(args.cell, out=args.out, c_rate=args.c_rate))
     return 0
 
 
@@ -39,6 +122,24 @@ def _cmd_reduce(args: argparse.Namespace) -> int:
               "current_dependence": args.current_dependence, "rest_s": args.rest,
               "centre_soc": args.centre_soc, "beyond_validity_K": args.beyond_validity}
     if args.temperatures:
+        # checked here in degC, as given: the identifier would name its own field in kelvin
+        from .physics.cells import load_cell
+
+        cell = load_cell(args.cell)
+        lo, hi = (t - 273.15 for t in cell.temperature_range_K)
+        widen = max(args.beyond_validity, 0.0)
+        for t in args.temperatures:
+            if not lo - widen <= t <= hi + widen:
+                extra = (f" (the cell's validity range widened by --beyond-validity "
+                         f"{widen:g} K)" if widen else "; --beyond-validity K widens it")
+                print(f"cellmodels reduce: --temperatures must lie in [{lo - widen:g}, "
+                      f"{hi + widen:g}] degC for cell {cell.name}{extra}; got {t:g} degC.",
+                      file=sys.stderr)
+                return 2
+        if any(b <= a for a, b in zip(args.temperatures, args.temperatures[1:])):
+            print(f"cellmodels reduce: --temperatures must increase; got "
+                  f"{' '.join(f'{t:g}' for t in args.temperatures)} degC.", file=sys.stderr)
+            return 2
         kwargs["temperature_K"] = [t + 273.15 for t in args.temperatures]
     if args.soc_points is not None:
         if not 2 <= args.soc_points <= 201:
@@ -103,10 +204,10 @@ def _cmd_dutycycle(args: argparse.Namespace) -> int:
     out = Path(args.out)
     path = save_profile(profile, out)
     png = plot_profile(profile, out.with_suffix(".png"))
-    total = (f"{profile.energy_Wh / 1e3:.6g} kWh" if profile.quantity == "power_W"
-             else f"{profile.charge_Ah:.6g} Ah")
+    total = (_eng(profile.energy_Wh, "Wh") if profile.quantity == "power_W"
+             else _eng(profile.charge_Ah, "Ah"))
     print(f"Wrote {path}: {profile.name}, {profile.duration_s:g} s in {profile.n_segments} "
-          f"steps, {profile.values.min():.6g} to {profile.values.max():.6g} {profile.unit}, "
+          f"steps, {_eng_range(float(profile.values.min()), float(profile.values.max()), profile.unit)}, "
           f"{total}; figure {png}")
     return 0
 
@@ -126,11 +227,53 @@ def _cmd_ups(args: argparse.Namespace) -> int:
     out = Path(args.out)
     path = result.save(out)
     png = plot_ups_summary(result, out.with_suffix(".png"))
-    m = result.metrics()
-    print(f"Wrote {path} and {png}")
-    for key in sorted(m):
-        value = m[key]
-        print(f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}")
+    print(f"Wrote {path} and {png} (every figure in full precision in the file)")
+    print(ups_summary(result.metrics()))
+    return 0
+
+
+def _cmd_life(args: argparse.Namespace) -> int:
+    import math
+    import warnings
+    from pathlib import Path
+
+    from .dutycycles import load_profile
+    from .life import project_life
+    from .reduction import load_ecm
+    from .ups import load_config
+
+    ecm = load_ecm(args.ecm)
+    profile = load_profile(args.profile)
+    config = load_config(args.config)
+    out = Path(args.out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = project_life(ecm, config, profile, years=args.years, model=args.model,
+                           dt_s=args.dt, eol_capacity=args.eol_capacity,
+                           tolerance=args.tolerance, micro_weight=args.micro_weight,
+                           output=out, progress=True)
+    png = res.plot(out.with_suffix(".png"))
+    print(f"Wrote {out} and {png}")
+    end = float(res.time_years[-1])
+    stopped = str(res.info.get("stopped", ""))
+    if stopped and stopped != "reached years":
+        print(f"  stopped: {stopped} at {end:.3g} years (asked for {args.years:g})")
+    q = res.capacity_fraction[-1]
+    print(f"  after {end:.3g} years: capacity {q:.2%}, resistance x"
+          f"{res.resistance_factor[-1]:.3f}, {res.efc[-1]:.4g} equivalent full cycles")
+    for label, v in (("80 % capacity" if args.eol_capacity == 0.8
+                      else f"{args.eol_capacity:.0%} capacity", res.eol_capacity_years),
+                     ("UPS capability", res.eol_capability_years)):
+        print(f"  end of life ({label}): " + (f"{v:.3g} years" if math.isfinite(v)
+                                             else f"not reached in {end:.3g} years"))
+    if res.eol_capability_reason:
+        print(f"    {res.eol_capability_reason}")
+    print(f"  {res.info['windows_simulated']} windows simulated in {res.info['wall_s']:.1f} s")
+    notes = dict.fromkeys(str(c.message).split(" Source:")[0] for c in caught)
+    if notes:
+        print(f"  {len(notes)} note(s) on the model's validity (also in the file):")
+        for note in notes:
+            print(f"  - {note}")
     return 0
 
 
@@ -187,11 +330,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dcr", help="DCR map over SOC x temperature x duration, loss breakdown")
     p.add_argument("cell", help="parameter-set name or path to a JSON file")
-    p.add_argument("-o", "--out", default="out", help="folder for the table and PNG")
+    p.add_argument("-o", "--out", default="out",
+                   help="folder for the table and PNG (default: out, in the working folder)")
+    p.add_argument("--c-rate", type=float, default=1.0,
+                   help="pulse current in C-rate, in (0, 100] (default 1)")
     p.set_defaults(func=_cmd_dcr)
 
-    p = sub.add_parser("demo", help="the main job: cells, DCR and what limits it")
-    p.add_argument("-o", "--out", default="out", help="folder for figures and tables")
+    demo_help = ("the main job in five steps: 1 every cell's DCR; 2 the reference cell's "
+                 "DCR map and loss breakdown at 1C and 5C; 3 its ECM (and FMU), checked "
+                 "against the DFN; 4 a 1 MW UPS at 1 ms, smoothing off and on; 5 heating "
+                 "map and 15-year life")
+    p = sub.add_parser("demo", help=demo_help, description=f"cellmodels demo: {demo_help}.")
+    p.add_argument("-o", "--out", default="out",
+                   help="folder for figures, tables, ECM, FMU and results (default: out, "
+                        "created in the working folder)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("reduce", help="identify an ECM from a cell's physics model")
@@ -248,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_fit_parser(sub)
     add_fit_ecm_parser(sub)
     add_life_parser(sub)
+    # cellmodels.life._cli registers the arguments; printing is the command line's job here
+    sub.choices["life"].set_defaults(func=_cmd_life)
     add_study_parser(sub)
 
     p = sub.add_parser("validate", help="run validation cases, write validation/REPORT.md")

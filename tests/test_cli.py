@@ -61,6 +61,11 @@ def test_dutycycle_from_toml(tmp_path, capsys):
     assert main(["dutycycle", str(cfg), "-o", str(tmp_path / "p.h5")]) == 0
     profile = load_profile(tmp_path / "p.h5")
     assert profile.duration_s == 60.0 and (tmp_path / "p.png").stat().st_size > 10_000
+    # the range on one engineering prefix, 3 significant digits: "NNN-264 kW"
+    import re
+
+    out = capsys.readouterr().out
+    assert re.search(r"steps, \d+-264 kW, \d+(\.\d+)? kWh;", out), out
 
 
 def test_dutycycle_unknown_key_suggests(tmp_path, capsys):
@@ -90,6 +95,11 @@ def test_ups_run_from_files(tmp_path, capsys):
                  str(cfg), "-o", str(tmp_path / "run.h5")]) == 0
     out = capsys.readouterr().out
     assert "grid_max_ramp_W_per_s" in out
+    # a summary to read: 4 significant digits with units, no 17-digit floats or raw dicts
+    import re
+
+    assert not re.search(r"\d\.\d{6,}", out) and "{" not in out, out
+    assert re.search(r"  efficiency: \d+\.\d\d %", out) and " degC" in out
     assert (tmp_path / "run.png").stat().st_size > 10_000
 
 
