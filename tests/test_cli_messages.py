@@ -180,3 +180,31 @@ def test_life_prints_why_it_stopped_and_each_note_once(tmp_path, capsys):
     notes = [line for line in out.splitlines() if line.startswith("  - ")]
     assert notes and len(notes) == len(set(notes)) and "Source:" not in out
     assert "note(s) on the model's validity" in out
+
+
+def test_study_prints_its_result_table(tmp_path, capsys):
+    from cellmodels.cli import main
+    from cellmodels.reduction import save_ecm
+
+    from .test_ecm import make_ecm
+
+    path = save_ecm(make_ecm(), tmp_path / "cell.ecm.h5")
+    # as tests/test_studies_life.py: 100 cells of 10 Ah behind 30 kW, a 20 kW rack's swings
+    (tmp_path / "s.toml").write_text(
+        f'name = "table"\ncells = ["{path}"]\n'
+        '[life]\nyears = 1.0\nmodel = "lfp_gr_250ah"\ncheck_capability = false\n'
+        "[ups.rectifier]\nrated_W = 30000.0\n[ups.inverter]\nrated_W = 30000.0\n"
+        "[ups.battery]\nn_series = 100\n[ups.controller]\nfilter_time_constant_s = [2.0, 20.0]\n"
+        '[dutycycle]\nrack_peak_W = 20000.0\nduration_s = 120.0\ndt_s = 0.01\n'
+        "checkpoint_interval_s = inf\njob_start_ramp_s = 0.0\njob_stop_ramp_s = 0.0\n")
+    assert main(["study", "life", str(tmp_path / "s.toml"), "-o", str(tmp_path / "s.h5"),
+                 "--workers", "0", "-q", "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    header = next(line for line in lines if "filter_time_constant_s" in line).split()
+    assert header[:3] == ["cell", "filter_time_constant_s", "status"]
+    assert "capacity_fraction_final" in header and "temperature_max" in header
+    rows = [line.split() for line in lines if line.strip().startswith("cell.ecm.h5")]
+    assert [r[1:3] for r in rows] == [["2", "ok"], ["20", "ok"]]
+    q = float(rows[0][header.index("capacity_fraction_final")])
+    assert 0.5 < q < 1.0  # one year of 2 s swings ages the cell, not past the floor

@@ -121,7 +121,8 @@ class _Local:
         self.pool = None
         if workers > 0:
             self._start()
-        self.name = (f"a local pool of {workers} processes" if workers else "this process")
+        self.name = (f"a local pool of {workers} process{'es' if workers > 1 else ''}"
+                     if workers else "this process")
 
     def _start(self) -> None:
         import multiprocessing
