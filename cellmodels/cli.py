@@ -232,51 +232,6 @@ def _cmd_ups(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_life(args: argparse.Namespace) -> int:
-    import math
-    import warnings
-    from pathlib import Path
-
-    from .dutycycles import load_profile
-    from .life import project_life
-    from .reduction import load_ecm
-    from .ups import load_config
-
-    ecm = load_ecm(args.ecm)
-    profile = load_profile(args.profile)
-    config = load_config(args.config)
-    out = Path(args.out)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = project_life(ecm, config, profile, years=args.years, model=args.model,
-                           dt_s=args.dt, eol_capacity=args.eol_capacity,
-                           tolerance=args.tolerance, micro_weight=args.micro_weight,
-                           output=out, progress=True)
-    png = res.plot(out.with_suffix(".png"))
-    print(f"Wrote {out} and {png}")
-    end = float(res.time_years[-1])
-    stopped = str(res.info.get("stopped", ""))
-    if stopped and stopped != "reached years":
-        print(f"  stopped: {stopped} at {end:.3g} years (asked for {args.years:g})")
-    q = res.capacity_fraction[-1]
-    print(f"  after {end:.3g} years: capacity {q:.2%}, resistance x"
-          f"{res.resistance_factor[-1]:.3f}, {res.efc[-1]:.4g} equivalent full cycles")
-    for label, v in (("80 % capacity" if args.eol_capacity == 0.8
-                      else f"{args.eol_capacity:.0%} capacity", res.eol_capacity_years),
-                     ("UPS capability", res.eol_capability_years)):
-        print(f"  end of life ({label}): " + (f"{v:.3g} years" if math.isfinite(v)
-                                             else f"not reached in {end:.3g} years"))
-    if res.eol_capability_reason:
-        print(f"    {res.eol_capability_reason}")
-    print(f"  {res.info['windows_simulated']} windows simulated in {res.info['wall_s']:.1f} s")
-    notes = dict.fromkeys(str(c.message).split(" Source:")[0] for c in caught)
-    if notes:
-        print(f"  {len(notes)} note(s) on the model's validity (also in the file):")
-        for note in notes:
-            print(f"  - {note}")
-    return 0
-
-
 def plot_ups_summary(result, path):
     """PNG: load and grid power, battery current, peak cell temperature (bin min/max/mean)."""
     import matplotlib
@@ -400,8 +355,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_fit_parser(sub)
     add_fit_ecm_parser(sub)
     add_life_parser(sub)
-    # cellmodels.life._cli registers the arguments; printing is the command line's job here
-    sub.choices["life"].set_defaults(func=_cmd_life)
     add_study_parser(sub)
 
     p = sub.add_parser("validate", help="run validation cases, write validation/REPORT.md")

@@ -7,6 +7,7 @@ import math
 
 
 def _cmd_life(args: argparse.Namespace) -> int:
+    import warnings
     from pathlib import Path
 
     from ..dutycycles import load_profile
@@ -18,22 +19,34 @@ def _cmd_life(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     config = load_config(args.config)
     out = Path(args.out)
-    res = project_life(ecm, config, profile, years=args.years, model=args.model, dt_s=args.dt,
-                       eol_capacity=args.eol_capacity, tolerance=args.tolerance,
-                       micro_weight=args.micro_weight, output=out, progress=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = project_life(ecm, config, profile, years=args.years, model=args.model,
+                           dt_s=args.dt, eol_capacity=args.eol_capacity,
+                           tolerance=args.tolerance, micro_weight=args.micro_weight,
+                           output=out, progress=True)
     png = res.plot(out.with_suffix(".png"))
     print(f"Wrote {out} and {png}")
+    end = float(res.time_years[-1])
+    stopped = str(res.info.get("stopped", ""))
+    if stopped and stopped != "reached years":
+        print(f"  stopped: {stopped} at {end:.3g} years (asked for {args.years:g})")
     q = res.capacity_fraction[-1]
-    print(f"  after {res.time_years[-1]:.3g} years: capacity {q:.2%}, resistance x"
+    print(f"  after {end:.3g} years: capacity {q:.2%}, resistance x"
           f"{res.resistance_factor[-1]:.3f}, {res.efc[-1]:.4g} equivalent full cycles")
-    for label, v in (("80 % capacity", res.eol_capacity_years),
+    for label, v in (("80 % capacity" if args.eol_capacity == 0.8
+                      else f"{args.eol_capacity:.0%} capacity", res.eol_capacity_years),
                      ("UPS capability", res.eol_capability_years)):
         print(f"  end of life ({label}): " + (f"{v:.3g} years" if math.isfinite(v)
-                                             else "not reached"))
+                                             else f"not reached in {end:.3g} years"))
     if res.eol_capability_reason:
         print(f"    {res.eol_capability_reason}")
-    print(f"  {res.info['windows_simulated']} windows simulated in {res.info['wall_s']:.1f} s;"
-          f" {len(res.info['validity_messages'])} validity messages (in the file)")
+    print(f"  {res.info['windows_simulated']} windows simulated in {res.info['wall_s']:.1f} s")
+    notes = dict.fromkeys(str(c.message).split(" Source:")[0] for c in caught)
+    if notes:
+        print(f"  {len(notes)} note(s) on the model's validity (also in the file):")
+        for note in notes:
+            print(f"  - {note}")
     return 0
 
 
