@@ -131,7 +131,11 @@ class _Target:
     """Where a fittable BPX value goes in PyBaMM."""
 
     pybamm: str  #: PyBaMM parameter name
-    mode: str  #: "value": replaced by the input; "factor": PyBaMM's function times p / p0
+    #: "value": replaced by the input; "factor": PyBaMM's function times p / p0;
+    #: "arrhenius": an activation energy - PyBaMM's function (its temperature the last
+    #: argument) times exp((p - p0) / R (1 / T_ref - 1 / T)), i.e. the set's Arrhenius
+    #: factor moved from p0 to p exactly as PyBaMM's BPX reader builds it (:func:`_arrhenius`)
+    mode: str
     bpx: tuple[str, ...]  #: path in the BPX document (section, [group,] key)
     also: tuple[str, ...] = ()  #: further PyBaMM names scaled by the same factor
     relative: bool = False  #: fitted as a dimensionless multiplier ("<key> (factor)")
@@ -163,6 +167,12 @@ def _electrode(side: str) -> dict[str, _Target]:
         # BPX gives the surface area per volume a; PyBaMM's active-material fraction is
         # eps_s = a R / 3 and its surface area 3 eps_s / R, so scaling eps_s scales a and
         # the electrode's capacity together (the electrode balance; module docstring).
+        f"{sec}/Diffusivity activation energy [J.mol-1]": _Target(
+            f"{cap} particle diffusivity [m2.s-1]", "arrhenius",
+            ("Parameterisation", sec, "Diffusivity activation energy [J.mol-1]")),
+        f"{sec}/Reaction rate constant activation energy [J.mol-1]": _Target(
+            f"{cap} electrode exchange-current density [A.m-2]", "arrhenius",
+            ("Parameterisation", sec, "Reaction rate constant activation energy [J.mol-1]")),
         f"{sec}/Surface area per unit volume [m-1]": _Target(
             f"{cap} electrode active material volume fraction", "factor",
             ("Parameterisation", sec, "Surface area per unit volume [m-1]"), balance=True),
@@ -181,6 +191,12 @@ FITTABLE: dict[str, _Target] = {
     "Electrolyte/Diffusivity [m2.s-1]": _Target(
         "Electrolyte diffusivity [m2.s-1]", "factor",
         ("Parameterisation", "Electrolyte", "Diffusivity [m2.s-1]")),
+    "Electrolyte/Conductivity activation energy [J.mol-1]": _Target(
+        "Electrolyte conductivity [S.m-1]", "arrhenius",
+        ("Parameterisation", "Electrolyte", "Conductivity activation energy [J.mol-1]")),
+    "Electrolyte/Diffusivity activation energy [J.mol-1]": _Target(
+        "Electrolyte diffusivity [m2.s-1]", "arrhenius",
+        ("Parameterisation", "Electrolyte", "Diffusivity activation energy [J.mol-1]")),
     # The negative stoichiometry at 100 % SOC (the upper cut-off): with the capacities it
     # sets the cyclable lithium, i.e. how the two electrodes' OCPs line up.
     "Negative electrode/Maximum stoichiometry": _Target(
@@ -212,7 +228,9 @@ FITTABLE: dict[str, _Target] = {
 #: expressions or tables, e.g. "Negative electrode/Entropic change coefficient [V.K-1]
 #: (factor)"); its initial value is 1.
 FACTOR_SUFFIX = " (factor)"
-_ALIASES: dict[str, str] = {t.pybamm: k for k, t in FITTABLE.items()}
+#: PyBaMM's name of each value (an activation energy has none of its own: it acts on the
+#: function it belongs to, whose name means that function's scale).
+_ALIASES: dict[str, str] = {t.pybamm: k for k, t in FITTABLE.items() if t.mode != "arrhenius"}
 
 
 def _canonical(name: str) -> str:
@@ -248,6 +266,23 @@ def _scaled(function, factor):
         return function(*args) * factor
 
     return scaled
+
+
+def _arrhenius(function, energy, energy0: float, t_ref: float):
+    """``function(*args)`` with its Arrhenius factor moved from ``energy0`` to ``energy``
+    [J/mol]: times ``exp((energy - energy0) / R (1 / t_ref - 1 / T))``, ``T`` the last
+    argument (PyBaMM's convention for every temperature-dependent function). PyBaMM's BPX
+    reader multiplies a value by ``exp(E / R (1 / T_ref - 1 / T))``, so this is the set
+    rebuilt with ``energy`` (tests/test_fit_arrhenius.py); a constant ``function`` (a set
+    without the energy, ``energy0`` = 0) becomes that function of temperature."""
+    import pybamm
+
+    def shifted(*args):
+        value = function(*args) if callable(function) else function
+        return value * pybamm.exp((energy - energy0) / pybamm.constants.R
+                                  * (1.0 / t_ref - 1.0 / args[-1]))
+
+    return shifted
 
 
 def _bpx_get(doc: dict, path: tuple[str, ...]):
@@ -628,6 +663,12 @@ class PhysicsProblem:
             b = _bpx_get(self.cell.bpx, tgt.bpx)
             if tgt.relative:
                 base_value = 1.0
+            elif tgt.mode == "arrhenius":
+                # The set's energy (a set without one has no Arrhenius factor: 0).
+                if b is not None and (not isinstance(b, int | float) or isinstance(b, bool)):
+                    raise ParameterError(
+                        f"Cell {self.cell.name}: {key!r} is {b!r}, not a number.")
+                base_value = 0.0 if b is None else float(b)
             elif tgt.mode == "factor":
                 if not isinstance(b, int | float) or isinstance(b, bool) or b <= 0:
                     raise ParameterError(
@@ -799,6 +840,12 @@ class PhysicsProblem:
                 continue
             if tgt.mode == "value":
                 base.update({tgt.pybamm: inp})
+                continue
+            if tgt.mode == "arrhenius":
+                t_ref = float(base["Reference temperature [K]"])
+                for pname in tgt.pybamm_names:
+                    base.update({pname: _arrhenius(base[pname], inp, self.base_values[k],
+                                                   t_ref)})
                 continue
             for pname in tgt.pybamm_names:
                 f = base[pname]
