@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, InputError, range_message
+from ..errors import DataError, InputError, range_message, suggest
 from ..measured import Dataset
 
 __all__ = ["RATE_FILE", "dataset_from_spec", "pulse_for_fit", "rate_test"]
@@ -145,21 +145,50 @@ _PULSE = re.compile(r"wmg-pulse:T(\d+):(SoC\d):(Cell\d)")
 
 
 def _csv(path: Path) -> Dataset:
+    """A CSV with the columns ``time_s, current_A, voltage_V[, temperature_K]`` (SI units,
+    discharge positive; other columns are refused, so a ``current_mA`` is not skipped).
+    Every sample must be a number: an empty or a text cell, or a row with another number
+    of fields, raises naming the file, the line and the column. The units and the sign
+    are checked against the cell's rating when the dataset enters a fit
+    (:class:`~cellmodels.fitting.PhysicsProblem`, :func:`~cellmodels.measured.check_dataset`).
+    """
     import csv
 
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the file ({exc}).") from None
     if not rows:
         raise DataError(f"{path}: empty file.")
     head = [h.strip() for h in rows[0]]
     need = ("time_s", "current_A", "voltage_V")
-    missing = [c for c in need if c not in head]
-    if missing:
-        raise DataError(f"{path}: no column {missing[0]!r} in the header {head}.")
-    try:
-        arr = np.array([[float(x) for x in r] for r in rows[1:] if r], dtype=float)
-    except ValueError as exc:
-        raise DataError(f"{path}: a value is not a number ({exc}).") from None
+    allowed = (*need, "temperature_K")
+    for h in head:
+        if h not in allowed:
+            raise DataError(f"{path}: the header holds the column {h!r}; the columns must be "
+                            f"{', '.join(allowed[:3])} and optionally {allowed[3]} (SI units)."
+                            + suggest(h, allowed))
+    for c in need:
+        if c not in head:
+            raise DataError(f"{path}: no column {c!r} in the header {head}.")
+    if len(set(head)) != len(head):
+        dup = next(h for h in head if head.count(h) > 1)
+        raise DataError(f"{path}: the column {dup!r} appears twice in the header.")
+    body = [(k + 2, r) for k, r in enumerate(rows[1:]) if any(c.strip() for c in r)]
+    if len(body) < 2:
+        raise DataError(f"{path}: the file holds {len(body)} sample(s); at least 2 needed.")
+    arr = np.empty((len(body), len(head)))
+    for k, (line, r) in enumerate(body):
+        if len(r) != len(head):
+            raise DataError(f"{path}: sample {k} (line {line}) has {len(r)} fields; the header "
+                            f"has {len(head)}.")
+        for j, cell in enumerate(r):
+            try:
+                arr[k, j] = float(cell)
+            except ValueError:
+                raise DataError(f"{path}: column {head[j]!r} holds {cell!r} at sample {k} "
+                                f"(line {line}), not a number.") from None
     col = {h: arr[:, k] for k, h in enumerate(head)}
     return Dataset(time_s=col["time_s"], current_A=col["current_A"], voltage_V=col["voltage_V"],
                    temperature_K=col.get("temperature_K"), name=path.stem, source=str(path))

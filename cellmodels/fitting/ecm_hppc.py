@@ -60,7 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..measured.dataset import Dataset
+from ..measured.dataset import Dataset, check_dataset, check_magnitudes, check_sign_trend
 from .result import ExperimentResidual, FitResult
 
 __all__ = ["add_parser", "ecm_voltage_on_record", "fit_ecm_hppc"]
@@ -289,12 +289,9 @@ def ecm_voltage_on_record(ecm, ds: Dataset, *, temperature_K: float, initial_soc
     t = np.asarray(ds.time_s, dtype=float) - float(ds.time_s[0])
     c = ds.interval_current_A()
     u = np.concatenate([c, c[-1:]])
-    with warnings.catch_warnings():
-        # identified over exactly this record: the validity guard would only flag the
-        # clamped table edges at round-off
-        warnings.simplefilter("ignore")
-        run = simulate_ecm(ecm, t, current_A=u, initial_soc=initial_soc,
-                           temperature_K=temperature_K, thermal=False, max_step_s=max_step_s)
+    # outside the ECM's validity simulate_ecm warns (ValidityWarning), as for any run
+    run = simulate_ecm(ecm, t, current_A=u, initial_soc=initial_soc,
+                       temperature_K=temperature_K, thermal=False, max_step_s=max_step_s)
     out = np.empty(t.size)
     for k in range(t.size):
         out[k] = ecm.terminal(float(run.soc[k]), temperature_K, run.rc_V[k],
@@ -327,8 +324,12 @@ def _prepare(datasets, temperatures_K, n_rc, capacity_Ah, soc_knots, ocv_points_
                              f"give it in 'temperatures_K'. Got {T!r} instead.")
 
     # --- SOC frame -----------------------------------------------------------------
+    given_capacity = capacity_Ah
     charge = []
     for ds in datasets:
+        if not isinstance(ds, Dataset):
+            raise InputError(f"The 'datasets' of fit_ecm_hppc must hold Dataset records. Got "
+                             f"{type(ds).__name__} instead.")
         c = ds.interval_current_A()
         q = np.concatenate([[0.0], np.cumsum(c * np.diff(ds.time_s))]) / 3600.0
         charge.append(q)
@@ -343,7 +344,22 @@ def _prepare(datasets, temperatures_K, n_rc, capacity_Ah, soc_knots, ocv_points_
                          f"{capacity_Ah!r} instead.")
     if max(spans) > capacity_Ah * (1 + 1e-9):
         raise InputError(f"The 'capacity_Ah' ({capacity_Ah:g} Ah) is below the charge a record "
-                         f"swings ({max(spans):.4g} Ah): the SOC would leave [0, 1].")
+                         f"swings ({max(spans):.4g} Ah): the SOC would leave [0, 1]. (Or are "
+                         "the record's units wrong: current in mA, time in ms?)")
+    # --- units and sign of each record (file, column and sample named) ---------------
+    for ds in datasets:
+        rated = given_capacity if given_capacity is not None else ds.meta.get(
+            "nominal_capacity_Ah")
+        if rated is not None and np.isfinite(rated) and rated > 0:
+            check_dataset(ds, float(rated))
+        else:  # no rating: the voltage window and the sign, not the current's magnitude
+            q = np.concatenate([[0.0], np.cumsum(ds.interval_current_A()
+                                                 * np.diff(ds.time_s))]) / 3600.0
+            span = max(float(q.max() - q.min()), 1e-9)
+            check_magnitudes(ds.time_s, ds.current_A, ds.voltage_V, capacity_Ah=span,
+                             source=ds.source, max_c_rate=np.inf)
+            check_sign_trend(ds, capacity_Ah=span)
+
     records = []
     for ds, T, q in zip(datasets, temperatures_K, charge, strict=True):
         z = 1.0 - (q - q.min()) / capacity_Ah
@@ -492,10 +508,16 @@ def fit_ecm_hppc(
     ------
     InputError
         No records, a record without temperature, bad grids or bounds.
+    DataError
+        A record whose units look wrong from their magnitudes (millivolts; milliamperes,
+        against ``capacity_Ah`` or the record's ``meta["nominal_capacity_Ah"]`` when one is
+        known) or whose current's sign the voltage contradicts
+        (:func:`~cellmodels.measured.check_dataset`), naming the file, column and sample.
     """
     from scipy.optimize import least_squares
 
     from ..reduction.ecm import ECM
+    from ..reduction.simulate import ValidityWarning
 
     t_start = time.perf_counter()
     prep = _prepare(datasets, temperatures_K, n_rc, capacity_Ah, soc_knots,
@@ -573,8 +595,15 @@ def fit_ecm_hppc(
         off += n
         fit_rmse[rec.name] = 1e3 * float(np.sqrt(np.mean(e_fit**2)))
         init_soc[rec.name] = float(rec.z[0])
-        vm = (ecm_voltage_on_record(ecm, ds, temperature_K=rec.T, initial_soc=float(rec.z[0]))
-              if check else e_fit + rec.v)
+        if check:
+            with warnings.catch_warnings():
+                # identified over exactly this record: the validity guard would only flag
+                # the clamped table edges at round-off
+                warnings.simplefilter("ignore", ValidityWarning)
+                vm = ecm_voltage_on_record(ecm, ds, temperature_K=rec.T,
+                                           initial_soc=float(rec.z[0]))
+        else:
+            vm = e_fit + rec.v
         experiments.append(ExperimentResidual(
             name=rec.name, source=rec.source, weight=rec.weight, time_s=rec.t - rec.t[0],
             voltage_measured_V=rec.v, voltage_model_V=vm, current_A=rec.i,

@@ -99,7 +99,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ParameterError, SolverError, check_range, range_message, suggest
-from ..measured import Dataset
+from ..measured import Dataset, check_dataset
 from ..physics.cells import Cell, load_cell
 from .result import SCALINGS, ExperimentResidual, FitResult, to_fitted, to_physical
 
@@ -581,6 +581,16 @@ class PhysicsProblem:
         IDAKLU tolerances.
     heat_of_mixing : bool, "auto" or "quasi-steady"
         Passed to :func:`cellmodels.physics.build_model` (default off).
+
+    Raises
+    ------
+    DataError
+        An experiment's dataset fails :func:`~cellmodels.measured.check_dataset` against
+        the cell's rated capacity: voltage in mV, current in mA, time in ms, temperature in
+        degC, or a current whose sign the voltage contradicts (naming file, column, sample).
+    ParameterError, InputError
+        An unknown parameter name (close ones suggested), bounds that exclude the initial
+        guess, or another bad argument.
     """
 
     def __init__(
@@ -617,6 +627,10 @@ class PhysicsProblem:
                 )
             if thermal == "measured":
                 _check_measured(e)
+            # units from magnitudes and the current's sign against the voltage, with this
+            # cell's rating: a CSV in mV or mA, or discharge logged negative, is named here
+            # (file, column, sample) rather than failing or fitting nonsense later
+            check_dataset(e.dataset, self.cell.capacity_Ah)
         self.model_name = model
         self.thermal = thermal
         if thermal == "measured" and heat_of_mixing not in (False, "auto"):

@@ -6,7 +6,8 @@ catch a file read with the wrong conventions live here, so every reader applies 
 ones (:func:`check_dataset`):
 
 * NaN or inf samples, time that does not increase (at construction);
-* a voltage outside a plausible cell window (millivolts given as volts);
+* a voltage outside a plausible cell window (millivolts given as volts), a temperature
+  outside [-40, 100] degC (degrees Celsius given as kelvin);
 * a current above a plausible C-rate of the cell's rating (milliamperes given as amperes),
   or a charge swing above 1.5x the rating (time in ms, current in mA);
 * a current whose sign disagrees with the voltage: at a current step the voltage jumps
@@ -27,6 +28,7 @@ from ..errors import DataError
 __all__ = [
     "MAX_CHARGE_FRACTION",
     "MAX_C_RATE",
+    "TEMPERATURE_RANGE_K",
     "VOLTAGE_RANGE_V",
     "Dataset",
     "check_dataset",
@@ -45,6 +47,9 @@ MAX_C_RATE = 15.0
 #: Largest plausible swing of charge in one record (max - min of the charge passed), in
 #: multiples of the rated capacity; above it, time or current is in the wrong unit.
 MAX_CHARGE_FRACTION = 1.5
+#: Plausible cell temperature [K] (-40 to 100 degC); outside it the column is probably
+#: in degrees Celsius (or not a temperature).
+TEMPERATURE_RANGE_K = (233.15, 373.15)
 
 
 @dataclass(frozen=True)
@@ -315,4 +320,14 @@ def check_dataset(ds: Dataset, capacity_Ah: float, *,
     check_magnitudes(ds.time_s, ds.current_A, ds.voltage_V, capacity_Ah=capacity_Ah,
                      source=ds.source, voltage_range_V=voltage_range_V,
                      max_c_rate=max_c_rate)
+    if ds.temperature_K is not None:
+        temp = np.asarray(ds.temperature_K, dtype=float)
+        lo, hi = TEMPERATURE_RANGE_K
+        out = np.flatnonzero((temp < lo) | (temp > hi))
+        if out.size:
+            k = int(out[0])
+            unit = " (degrees Celsius given as kelvin?)" if temp[k] < lo else ""
+            raise DataError(
+                f"{ds.source}: column 'temperature_K' must be a cell temperature in kelvin, in "
+                f"[{lo:g}, {hi:g}] K. Got {float(temp[k])!r} at sample {k} instead{unit}.")
     check_sign_trend(ds, capacity_Ah=capacity_Ah)

@@ -112,7 +112,7 @@ def _read_bitrode(file: Path, source: str) -> dict:
     unknown = np.flatnonzero(~np.isin(mode, _MODES))
     if unknown.size:
         k = int(unknown[0])
-        raise DataError(f"{source}: column 'Mode' holds {float(mode[k])!r} at sample {k} (line "
+        raise DataError(f"{source}: column 'Mode' holds {str(mode[k])!r} at sample {k} (line "
                         f"{k + off}); expected one of {', '.join(_MODES)}.")
     num["Mode"] = mode
     num["Data"] = np.array([r[_COL["Data"]].strip() for r in body])
@@ -242,7 +242,7 @@ def read_nissan_lvm(name: str | Path, *, interval_s: float = LVM_INTERVAL_S) -> 
             continue
         fields = line.split("\t")
         if fields[0].strip():
-            raise DataError(f"{source}: line {k + 1} starts with {float(fields[0])!r}; this reader "
+            raise DataError(f"{source}: line {k + 1} starts with {fields[0].strip()!r}; this reader "
                             "takes headerless LabVIEW text (a leading tab, four channels).")
         try:
             vals = [float(x) for x in fields[1:]]
