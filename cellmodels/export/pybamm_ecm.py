@@ -94,7 +94,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError, check_range
+from ..errors import CutoffError, InputError, check_range
 from ..reduction.ecm import ECM
 
 __all__ = [
@@ -469,7 +469,9 @@ def solve_pybamm(
     ``current_A[k]`` holds on ``[time_s[k], time_s[k+1])`` (as in
     :func:`cellmodels.reduction.simulate_ecm`); the run ends at ``time_s[-1]``. Returns the
     ``pybamm.Solution`` (outputs at ``t_interp`` if given, else the solver's steps). The
-    voltage cut-offs are the ECM's limits (PyBaMM stops there). ``initial_hysteresis``:
+    voltage cut-offs are the ECM's limits: a run that PyBaMM stops there (or at any other
+    event) before ``time_s[-1]`` raises :class:`~cellmodels.errors.CutoffError` naming the
+    event and the time, rather than returning a shorter solution. ``initial_hysteresis``:
     h(0) of an ECM with hysteresis (default ``ecm.hysteresis_initial``).
     """
     import pybamm
@@ -482,4 +484,12 @@ def solve_pybamm(
     model = pybamm_model(ecm, stock=stock)
     solver = pybamm.IDAKLUSolver(rtol=rtol, atol=atol)
     sim = pybamm.Simulation(model, parameter_values=values, solver=solver)
-    return sim.solve(t_eval=[float(t[0]), float(t[-1])], t_interp=t_interp)
+    sol = sim.solve(t_eval=[float(t[0]), float(t[-1])], t_interp=t_interp)
+    if sol.termination != "final time":
+        reached = float(sol["Time [s]"].entries[-1])
+        raise CutoffError(
+            f"The PyBaMM run of the ECM {ecm.name!r} stopped at t = {reached:.6g} s, before the "
+            f"profile's end at {float(t[-1]):.6g} s ({sol.termination}; the voltage cut-offs are "
+            f"[{values['Lower voltage cut-off [V]']:g}, {values['Upper voltage cut-off [V]']:g}]"
+            " V, the ECM's limits). Shorten the profile or start from another SOC.")
+    return sol

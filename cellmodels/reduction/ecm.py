@@ -135,6 +135,9 @@ class ECM:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if not isinstance(self.name, str):
+            raise ParameterError(f"The ECM field 'name' must be a string. Got {self.name!r} "
+                                 "instead.")
         soc = _arr(self.soc, "soc")
         temps = _arr(self.temperature_K, "temperature_K")
         ns, nt = soc.size, temps.size

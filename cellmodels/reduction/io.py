@@ -26,6 +26,16 @@ OCV hysteresis is version 3 (with or without the element). All three are read.
 Writing goes to a temporary file in the same folder, then an atomic rename. Reading a
 file of another schema version, or a corrupt or truncated one, raises
 :class:`~cellmodels.errors.FileFormatError`.
+
+Content digest. The file starts with a 512-byte HDF5 user block (which HDF5 skips: every
+HDF5 reader, older cellmodels included, reads the file as before) holding
+``cellmodels.ecm sha256=<hex>``, the SHA-256 of the bytes after it. :func:`load_ecm`
+checks it before HDF5 reads the file. A file that fails it is refused: named by its
+structural fault where there is one (another schema version, a missing table; found by
+reading it in a child process, because a damaged attribute can send the HDF5 library into
+an endless loop), else as altered or damaged (a table's numbers, an attribute): never
+loaded with the altered numbers, and never a hang. A file without the block (written
+before it existed) is read without that check.
 """
 
 from __future__ import annotations
@@ -56,6 +66,51 @@ _OPTIONAL = {"ct_R_Ohm": "Ohm", "ct_i0_A": "A"}  # schema 2 and 3
 _SCALARS = ("capacity_Ah", "reference_temperature_K", "thermal_mass_J_per_K",
             "heat_transfer_W_per_K")
 _DICTS = ("limits", "validity", "error", "provenance")
+#: Size of the HDF5 user block that holds the content digest [bytes].
+USERBLOCK = 512
+_DIGEST_TAG = b"cellmodels.ecm sha256="
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _write_digest(path: str | Path) -> None:
+    """Write the SHA-256 of everything after the user block into the user block."""
+    import hashlib
+
+    with open(path, "r+b") as fh:
+        head = fh.read(USERBLOCK)
+        if len(head) != USERBLOCK or head.strip(b"\0"):
+            raise RuntimeError(f"{path}: the HDF5 user block is missing or not empty.")
+        digest = hashlib.sha256(fh.read()).hexdigest().encode()
+        fh.seek(0)
+        fh.write((_DIGEST_TAG + digest + b"\n").ljust(USERBLOCK, b"\0"))
+
+
+def _digest_problem(path: Path) -> str | None:
+    """Why the file's content digest (user block) does not match its bytes, or None (it
+    matches, or the file has no digest: written before it existed, or not ours)."""
+    import hashlib
+
+    if not path.is_file():
+        return None  # open_checked names the missing file
+    with open(path, "rb") as fh:
+        head = fh.read(USERBLOCK)
+        if not head.startswith(_DIGEST_TAG):
+            if (len(head) == USERBLOCK and not head.startswith(_HDF5_SIGNATURE)
+                    and fh.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE):
+                return (f"{path} is corrupt: its content digest (the first {USERBLOCK} bytes) "
+                        "is damaged.")
+            return None
+        if len(head) < USERBLOCK:
+            return (f"{path} is truncated: it holds {len(head)} bytes, fewer than its "
+                    f"{USERBLOCK}-byte header (corrupt or truncated).")
+        rest = fh.read()
+    recorded = head[len(_DIGEST_TAG):].split(b"\n", 1)[0].decode("ascii", "replace")
+    found = hashlib.sha256(rest).hexdigest()
+    if recorded == found:
+        return None
+    return (f"{path} is corrupt or truncated: the SHA-256 of its {len(rest)} bytes of content "
+            f"is {found}, but the file records {recorded!r} (written by save_ecm). Write the "
+            "ECM again from its source.")
 
 
 def save_ecm(ecm: ECM, path: str | Path) -> Path:
@@ -63,7 +118,14 @@ def save_ecm(ecm: ECM, path: str | Path) -> Path:
     import h5py
 
     path = Path(path)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp:
+        _write_hdf5(ecm, tmp, h5py)
+        _write_digest(tmp)
+    return path
+
+
+def _write_hdf5(ecm: ECM, tmp: str, h5py) -> None:
+    with h5py.File(tmp, "w", userblock_size=USERBLOCK) as f:
         f.attrs["format"] = FORMAT
         f.attrs["schema_version"] = schema_version_of(ecm)
         f.attrs["name"] = ecm.name
@@ -83,12 +145,85 @@ def save_ecm(ecm: ECM, path: str | Path) -> Path:
         meta = f.create_group("meta")
         for key in _DICTS:
             meta.attrs[key] = json.dumps(getattr(ecm, key), sort_keys=True)
-    return path
 
 
 def load_ecm(path: str | Path) -> ECM:
-    """Read an ECM file written by :func:`save_ecm` (schema version 1, 2 or 3)."""
+    """Read an ECM file written by :func:`save_ecm` (schema version 1, 2 or 3).
+
+    Raises :class:`~cellmodels.errors.FileFormatError` for a missing, corrupt or truncated
+    file, another format or schema version, a missing or malformed field, an invalid ECM,
+    or content that does not match the file's digest (see the module docstring).
+    """
     path = Path(path)
+    problem = _digest_problem(path)
+    if problem is None:
+        return _read(path)
+    # The file was changed after it was written. Name what is wrong with it if the
+    # structural checks can (another schema version, a missing table); else (it reads, or
+    # HDF5 does not finish) its values were altered or damaged: say so.
+    raise FileFormatError(_diagnose(path) or problem)
+
+
+#: Longest wait for HDF5 to read a file that failed its digest [s] (a healthy read takes
+#: milliseconds; a damaged attribute can make the HDF5 library loop forever).
+DIAGNOSE_TIMEOUT_S = 10.0
+
+
+def _diagnose(path: Path) -> str | None:
+    """The structural error of a file that failed its digest, or None if it reads (or HDF5
+    does not finish within :data:`DIAGNOSE_TIMEOUT_S`). Read in a forked child process, so
+    that a loop inside the HDF5 library on a damaged attribute cannot hang the caller;
+    where fork is not available, in this process."""
+    import multiprocessing as mp
+
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:
+        ctx = None
+    if ctx is None:
+        try:
+            _read(path)
+        except FileFormatError as exc:
+            return str(exc)
+        return None
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_diagnose_child, args=(path, send), daemon=True)
+    proc.start()
+    send.close()
+    kind, text = "timeout", None
+    try:
+        if recv.poll(DIAGNOSE_TIMEOUT_S):
+            kind, text = recv.recv()
+    except (EOFError, OSError):
+        kind = "died"
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        recv.close()
+    return text if kind == "error" else None
+
+
+def _diagnose_child(path: Path, conn) -> None:
+    try:
+        _read(path)
+        conn.send(("ok", None))
+    except FileFormatError as exc:
+        conn.send(("error", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported as "not readable" by the parent
+        conn.send(("other", repr(exc)))
+    finally:
+        conn.close()
+
+
+def _read(path: Path) -> ECM:
+    try:
+        return _read_checked(path)
+    except (KeyError, OSError, RuntimeError) as exc:  # HDF5 failing on a damaged object
+        raise FileFormatError(f"{path} is corrupt: HDF5 cannot read it ({exc}).") from None
+
+
+def _read_checked(path: Path) -> ECM:
     with open_checked(path, FORMAT, _file_version(path), "ECM") as f:
         try:
             kwargs = {key: np.asarray(f[key][()]) for key in _ARRAYS}
@@ -102,14 +237,33 @@ def load_ecm(path: str | Path) -> ECM:
                 kwargs["hysteresis_V"] = np.asarray(ds[()])
                 kwargs["hysteresis_rate"] = float(ds.attrs["rate"])
                 kwargs["hysteresis_initial"] = float(ds.attrs["initial"])
-            kwargs.update({key: float(f.attrs[key]) for key in _SCALARS})
-            kwargs.update({key: json.loads(f["meta"].attrs[key]) for key in _DICTS})
-            kwargs["name"] = str(f.attrs["name"])
-        except (KeyError, OSError, ValueError) as exc:
+            for key in _SCALARS:
+                raw = f.attrs[key]
+                try:
+                    kwargs[key] = float(raw)
+                except (TypeError, ValueError):
+                    raise ValueError(f"attribute {key!r} must be a number; it is "
+                                     f"{raw!r}") from None
+            for key in _DICTS:
+                raw = f["meta"].attrs[key]
+                try:
+                    value = json.loads(raw)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"meta attribute {key!r} must be JSON text; it is "
+                                     f"{raw!r} ({exc})") from None
+                if not isinstance(value, dict):
+                    raise TypeError(f"meta attribute {key!r} must be a JSON object; it is "
+                                     f"{type(value).__name__} {value!r}")
+                kwargs[key] = value
+            name = f.attrs["name"]
+            if not isinstance(name, str):
+                raise TypeError(f"attribute 'name' must be a string; it is {name!r}")
+            kwargs["name"] = name
+        except (KeyError, OSError, ValueError, TypeError) as exc:
             raise FileFormatError(f"{path} is incomplete or corrupt: {exc}") from None
     try:
         return ECM(**kwargs)
-    except ParameterError as exc:
+    except (ParameterError, ValueError, TypeError) as exc:
         raise FileFormatError(f"{path} holds an invalid ECM: {exc}") from None
 
 
@@ -118,9 +272,18 @@ def _file_version(path: Path) -> int:
     ``open_checked`` refuses it naming both)."""
     import h5py
 
+    if not path.is_file():
+        return SCHEMA_VERSION  # open_checked names the missing file
     try:
-        with h5py.File(path, "r") as f:
-            found = int(f.attrs.get("schema_version", -1))
-    except (OSError, TypeError, ValueError):
-        return SCHEMA_VERSION  # open_checked reports the missing or corrupt file
+        f = h5py.File(path, "r")
+    except OSError:
+        return SCHEMA_VERSION  # open_checked reports the unreadable file
+    with f:
+        raw = f.attrs.get("schema_version", -1)
+    try:
+        found = int(raw)
+    except (TypeError, ValueError):
+        raise FileFormatError(f"{path}: its 'schema_version' attribute must be an integer "
+                              f"(this cellmodels reads {READABLE_SCHEMA_VERSIONS}). Got {raw!r} "
+                              "instead (corrupt?).") from None
     return found if found in READABLE_SCHEMA_VERSIONS else SCHEMA_VERSION

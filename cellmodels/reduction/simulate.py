@@ -203,6 +203,8 @@ def simulate_ecm(
         h = span / m
         for _ in range(m):
             i_now = current_for(value, z, temp, v_rc, hys)
+            if power_mode:  # the current drawing a held power moves within an interval
+                guard.check("current_A", i_now)
             r0 = ecm.r0(z, temp)
             r_rc, tau = ecm.rc(z, temp)
             decay = np.exp(-h / tau)
