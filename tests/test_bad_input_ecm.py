@@ -239,3 +239,14 @@ def test_power_mode_current_leaving_the_range_within_an_interval_warns():
     msgs = [str(w.message) for w in rec if issubclass(w.category, ValidityWarning)]
     assert len(msgs) == 1 and "current_A = 30" in msgs[0] and "outside the identified range " \
         "[-30, 30]" in msgs[0]
+
+
+def test_a_pybamm_run_outside_validity_warns_once_naming_how_far():
+    t = np.array([0.0, 5.0, 10.0])
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        solve_pybamm(make_ecm(), t, np.array([150.0, 150.0, 150.0]), initial_soc=0.5,
+                     temperature_K=298.15)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, ValidityWarning)]
+    assert len(msgs) == 1
+    assert "current_A = 150 is 50 outside the identified range [-100, 100]" in msgs[0]

@@ -174,6 +174,11 @@ def test_fit_ecm_hppc_names_units_and_sign():
     with pytest.raises(DataError, match=r"hppc.csv: column 'current_A' disagrees with the "
                        r"voltage: over 2 of 2 steps"):
         fit_ecm_hppc([_hppc(sign=-1.0)], temperatures_K=[298.15])
+    with pytest.raises(InputError, match=r"'soc_knots' must span the SOC the records reach, "
+                       r"\[0.9667, 1\] .* Got \[0.97, 1.0\] instead"):
+        fit_ecm_hppc([_hppc()], temperatures_K=[298.15], capacity_Ah=2.0, soc_knots=[0.97, 1.0])
+    with pytest.raises(InputError, match=r"'soc_knots' must span .* Got \[0.9, 0.99\]"):
+        fit_ecm_hppc([_hppc()], temperatures_K=[298.15], capacity_Ah=2.0, soc_knots=[0.9, 0.99])
     with pytest.raises(InputError, match=r"'capacity_Ah' \(2 Ah\) is below the charge a record "
                        r"swings \(66.67 Ah\).*current in mA"):
         fit_ecm_hppc([_hppc(scale_i=1e3)], temperatures_K=[298.15], capacity_Ah=2.0)

@@ -471,7 +471,9 @@ def solve_pybamm(
     ``pybamm.Solution`` (outputs at ``t_interp`` if given, else the solver's steps). The
     voltage cut-offs are the ECM's limits: a run that PyBaMM stops there (or at any other
     event) before ``time_s[-1]`` raises :class:`~cellmodels.errors.CutoffError` naming the
-    event and the time, rather than returning a shorter solution. ``initial_hysteresis``:
+    event and the time, rather than returning a shorter solution; a run that leaves the
+    ECM's validity warns once per variable (:class:`~cellmodels.reduction.ValidityWarning`),
+    as :func:`~cellmodels.reduction.simulate_ecm` does. ``initial_hysteresis``:
     h(0) of an ECM with hysteresis (default ``ecm.hysteresis_initial``).
     """
     import pybamm
@@ -492,4 +494,22 @@ def solve_pybamm(
             f"profile's end at {float(t[-1]):.6g} s ({sol.termination}; the voltage cut-offs are "
             f"[{values['Lower voltage cut-off [V]']:g}, {values['Upper voltage cut-off [V]']:g}]"
             " V, the ECM's limits). Shorten the profile or start from another SOC.")
+    _warn_outside_validity(ecm, sol)
     return sol
+
+
+def _warn_outside_validity(ecm: ECM, sol) -> None:
+    """Warn (:class:`~cellmodels.reduction.ValidityWarning`, once per variable) where the
+    run's SOC, cell temperature or current left the ECM's validity, as
+    :func:`~cellmodels.reduction.simulate_ecm` does: at the first sample outside, and how
+    far out it is."""
+    from ..reduction.simulate import _ValidityGuard
+
+    guard = _ValidityGuard(ecm)
+    for name, variable in (("soc", "SoC"), ("temperature_K", "Cell temperature [K]"),
+                           ("current_A", "Current [A]")):
+        values = np.asarray(sol[variable].entries, dtype=float).reshape(-1)
+        lo, hi = guard.ranges[name]
+        out = np.flatnonzero((values < lo) | (values > hi))
+        if out.size:
+            guard.check(name, float(values[out[0]]))

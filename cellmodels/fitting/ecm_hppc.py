@@ -383,6 +383,11 @@ def _prepare(datasets, temperatures_K, n_rc, capacity_Ah, soc_knots, ocv_points_
             or knots[-1] > 1:
         raise InputError("The 'soc_knots' must be an increasing grid of at least 2 points in "
                          f"[0, 1]. Got {knots.tolist()} instead.")
+    if knots[0] > z_min + 1e-9 or knots[-1] < 1.0:  # (the default grid rounds within 1e-9)
+        # the tables would be held constant (clamped) over SOC the records reach
+        raise InputError(f"The 'soc_knots' must span the SOC the records reach, "
+                         f"[{z_min:.4g}, 1] (SOC 1 = the most charged state of each record). "
+                         f"Got {knots.tolist()} instead.")
     if soc_dependent is None:
         soc_dependent = 1.0 - z_min > 0.3
     m = ocv_points_per_knot
