@@ -27,7 +27,8 @@ What the file holds, as read here (checked by ``tests/test_lgm50.py``):
 * The first sample of a pulse step often reads 0 A although its voltage has already
   dropped (the current channel lags by one sample); the pulse current is therefore the
   median over the step, and the samples are kept as logged.
-* Consecutive samples may share a time stamp; the last of them is kept.
+* Consecutive samples may share a time stamp; the last of them is kept
+  (``meta["duplicates_dropped"]`` counts the others).
 * ``LogTemp001`` is missing (NaN) on a few samples per record at 0, 10 and 45 degC; those
   are filled by linear interpolation in time (``meta["temperature_filled"]`` counts them).
 
@@ -79,7 +80,7 @@ def _load_struct(path: Path) -> dict:
         content = scipy.io.loadmat(str(path), simplify_cells=True)
     except NotImplementedError as exc:  # MATLAB v7.3 (HDF5): not what the registry holds
         raise DataError(f"{path}: not a MATLAB v5 file ({exc}).") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - scipy.io raises many types on a damaged file
         raise DataError(f"{path}: cannot read it as a MATLAB file ({exc}).") from None
     root = content.get(_ROOT)
     if not isinstance(root, dict):
@@ -184,6 +185,7 @@ def _dataset(cols: dict[str, np.ndarray], where: str, meta: dict) -> Dataset:
     # Samples sharing a time stamp: keep the last (the most recent reading). Where the
     # last rest sample shares its stamp with the pulse's first, only meta keeps it.
     keep = np.append(np.diff(t) > 0, True)
+    meta["duplicates_dropped"] = int((~keep).sum())  # counted, as rate_test counts its own
     return Dataset(
         time_s=t[keep] - t0,
         current_A=current[keep],
