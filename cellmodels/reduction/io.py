@@ -180,16 +180,23 @@ def _diagnose(path: Path) -> str | None:
         ctx = mp.get_context("fork")
     except ValueError:
         ctx = None
-    if ctx is None:
+    proc = None
+    if ctx is not None:
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_diagnose_child, args=(path, send), daemon=True)
+        try:
+            proc.start()
+        except (AssertionError, OSError):  # e.g. inside a daemonic worker: no children
+            recv.close()
+            proc = None
+        finally:
+            send.close()
+    if proc is None:
         try:
             _read(path)
         except FileFormatError as exc:
             return str(exc)
         return None
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_diagnose_child, args=(path, send), daemon=True)
-    proc.start()
-    send.close()
     kind, text = "timeout", None
     try:
         if recv.poll(DIAGNOSE_TIMEOUT_S):
