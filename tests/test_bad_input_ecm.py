@@ -75,6 +75,23 @@ def test_bad_tables_are_refused_when_built(changes, match):
             make_ecm().replace(**changes)
 
 
+@pytest.mark.parametrize("changes, match", [
+    ({"validity": {"soc_min": 0.9, "soc_max": 0.1}},
+     r"'validity' must have soc_min <= soc_max. Got 0.9 and 0.1 instead"),
+    ({"validity": {"soc_max": 95.0}},
+     r"'validity' entry 'soc_max' must be in the range \[0, 1\]. Got 95.0 instead"),
+    ({"validity": {"current_max_A": -100.0}},
+     r"'validity' entry 'current_max_A' must be in the range \[0, inf\]. Got -100.0"),
+    ({"limits": {"voltage_min_V": 4.2, "voltage_max_V": 2.5}},
+     r"'limits' must have voltage_min_V <= voltage_max_V. Got 4.2 and 2.5 instead"),
+    ({"limits": {"temperature_min_K": -10.0}},
+     r"'limits' entry 'temperature_min_K' must be in the range \(0, inf\]. Got -10.0"),
+])
+def test_reversed_or_impossible_ranges_are_refused(changes, match):
+    with pytest.raises(ParameterError, match=match):
+        make_ecm(**changes)
+
+
 def test_a_negative_table_written_into_a_file_is_refused_on_reading(tmp_path):
     path = save_ecm(make_ecm(), tmp_path / "cell.ecm.h5")
     with h5py.File(path, "r+") as f:

@@ -241,6 +241,7 @@ class ECM:
                         np.isfinite(value) or value == np.inf):
                     raise ParameterError(f"The ECM's '{label}' entry {key!r} must be a number. "
                                          f"Got {value!r} instead.")
+        _check_ranges(self.limits, self.validity)
 
     @property
     def n_rc(self) -> int:
@@ -334,6 +335,30 @@ class ECM:
         return True
 
     __hash__ = None  # mutable-looking arrays inside; equality is by value
+
+
+def _check_ranges(limits: dict, validity: dict) -> None:
+    """The limits and the validity range must be ranges: low <= high, SOC in [0, 1],
+    currents >= 0, temperatures > 0 (a reversed range would make every state "outside"
+    and every warning wrong)."""
+    for label, entries in (("validity", validity), ("limits", limits)):
+        for key in entries:
+            value = entries[key]
+            if key.startswith("soc_") and not 0.0 <= value <= 1.0:
+                allowed = "in the range [0, 1]"
+            elif key.startswith("current_") and not value >= 0.0:
+                allowed = "in the range [0, inf]"
+            elif key.startswith(("temperature_", "voltage_")) and not value > 0.0:
+                allowed = "in the range (0, inf]"
+            else:
+                continue
+            raise ParameterError(f"The ECM's '{label}' entry {key!r} must be {allowed}. Got "
+                                 f"{value!r} instead.")
+        for low, high in (("soc_min", "soc_max"), ("temperature_min_K", "temperature_max_K"),
+                          ("voltage_min_V", "voltage_max_V")):
+            if low in entries and high in entries and not entries[low] <= entries[high]:
+                raise ParameterError(f"The ECM's '{label}' must have {low} <= {high}. Got "
+                                     f"{entries[low]!r} and {entries[high]!r} instead.")
 
 
 def schema_version_of(ecm: ECM) -> int:
