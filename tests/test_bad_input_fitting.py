@@ -206,3 +206,24 @@ def test_cli_fit_that_does_not_converge_exits_1_and_writes_nothing(tmp_path, cap
     summary = json.loads(report.read_text())
     assert summary["success"] is False
     assert "did not converge" in summary["message"] and "max_nfev" in summary["message"]
+
+
+def test_a_model_that_stopped_early_is_said_next_to_its_rmse():
+    """The RMSE of an experiment is over the samples the model reached; the printed result
+    says how much of the record that is, so a short run does not read as a good fit."""
+    from cellmodels.fitting import ExperimentResidual, FitResult
+
+    t = np.linspace(0.0, 100.0, 11)
+    vm = np.where(t <= 40.0, 3.7, np.nan)
+    exp = ExperimentResidual(name="rec", source="rec.csv", weight=1.0, time_s=t,
+                             voltage_measured_V=np.full(t.size, 3.701), voltage_model_V=vm,
+                             current_A=np.full(t.size, 1.0), model_end_s=40.0)
+    j = np.column_stack([np.ones(11), np.linspace(0, 1, 11)])
+    res = FitResult.from_solution(
+        names=["a", "b"], x=np.zeros(2), x0=np.zeros(2), scaling=["linear"] * 2,
+        scale=[1.0, 1.0], bounds_z=(np.full(2, -1.0), np.full(2, 1.0)), jacobian=j,
+        residuals=np.linspace(-1e-3, 1e-3, 11), experiments=[exp], n_evaluations=1,
+        n_jacobians=1, gradient="exact", success=True, status=1, message="test",
+        wall_time_s=0.0)
+    assert "rec: RMSE 1.0 mV, max 1.0 mV over the 40 % of the record the model reached " \
+        "(it stopped at t = 40.0 s)" in str(res)

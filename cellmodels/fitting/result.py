@@ -556,8 +556,13 @@ class FitResult:
             flag += " AT BOUND" if nm in self.at_bound else ""
             lines.append(f"  {nm} = {self.values[nm]:.6g}  95% [{lo:.4g}, {hi:.4g}]{flag}")
         for e in self.experiments:
+            # a model that stopped before the record's end is compared on what it reached:
+            # say so, so the RMSE is not read as the whole record's
+            short = ("" if e.model_end_s is None else
+                     f" over the {100 * e.coverage:.0f} % of the record the model reached "
+                     f"(it stopped at t = {e.model_end_s:.1f} s)")
             lines.append(f"  [{e.role}] {e.name}: RMSE {1e3 * e.rmse_V:.1f} mV, "
-                         f"max {1e3 * e.max_abs_V:.1f} mV")
+                         f"max {1e3 * e.max_abs_V:.1f} mV{short}")
         return "\n".join(lines)
 
     def plot(self, path: str | Path | None = None, *, temperature: bool | None = None,
