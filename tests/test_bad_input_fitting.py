@@ -227,3 +227,17 @@ def test_a_model_that_stopped_early_is_said_next_to_its_rmse():
         wall_time_s=0.0)
     assert "rec: RMSE 1.0 mV, max 1.0 mV over the 40 % of the record the model reached " \
         "(it stopped at t = 40.0 s)" in str(res)
+
+
+def test_cli_fit_ecm_that_does_not_converge_exits_1_and_writes_nothing(tmp_path, capsys):
+    from cellmodels.fitting.ecm_hppc import add_parser
+
+    parser = argparse.ArgumentParser(prog="cellmodels")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    out = tmp_path / "s30t.ecm.h5"
+    args = parser.parse_args(["fit-ecm", "samsung_inr21700_30t_pybop/sample_hppc_pulse.xlsx",
+                              "--temperature-C", "25", "--max-nfev", "1", "-o", str(out)])
+    assert args.func(args) == 1
+    text = capsys.readouterr().out
+    assert "DID NOT CONVERGE" in text and "no ECM written" in text
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
