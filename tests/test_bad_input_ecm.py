@@ -267,3 +267,29 @@ def test_a_pybamm_run_outside_validity_warns_once_naming_how_far():
     msgs = [str(w.message) for w in rec if issubclass(w.category, ValidityWarning)]
     assert len(msgs) == 1
     assert "current_A = 150 is 50 outside the identified range [-100, 100]" in msgs[0]
+
+
+def test_impedance_and_fmu_say_how_far_outside_validity(tmp_path):
+    from fmpy import simulate_fmu
+
+    from cellmodels.export.fmu import export_fmu
+    from cellmodels.reduction import ecm_impedance
+
+    ecm = make_ecm()
+    with pytest.warns(ValidityWarning, match=r"soc = 0.95 is outside the identified range "
+                      r"\[0.1, 0.9\] by 0.05\."):
+        ecm_impedance(ecm, 0.95, 298.15, [1.0])
+    messages = []
+
+    def log(_env, _name, status, _category, message):
+        messages.append((status, message.decode()))
+
+    path = export_fmu(ecm, tmp_path / "cell.fmu")
+    simulate_fmu(str(path), stop_time=2.0, output_interval=1.0, logger=log, debug_logging=True,
+                 start_values={"initial_soc": 0.95, "T0_K": 330.0})
+    warned = sorted(text for status, text in messages if status == 1)
+    assert len(warned) == 2
+    assert "soc = 0.95 at t = 0 s is outside the identified range [0.1, 0.9] by 0.05." \
+        in warned[0]
+    assert "temperature_K = 330 at t = 0 s is outside the identified range [273.15, 318.15] " \
+        "by 11.9." in warned[1]

@@ -113,8 +113,9 @@ def ecm_impedance(ecm: ECM, soc: float, temperature_K: float, frequencies_Hz,
          v.get("temperature_max_K", ecm.temperature_K[-1])),
     ):
         if not lo <= value <= hi:
+            out = value - hi if value > hi else lo - value
             warnings.warn(f"The ECM is used outside its validity: {name} = {value:.6g} is "
-                          f"outside the identified range [{lo:.6g}, {hi:.6g}].",
+                          f"outside the identified range [{lo:.6g}, {hi:.6g}] by {out:.3g}.",
                           ValidityWarning, stacklevel=2)
     w = 2.0 * np.pi * f
     r, tau = ecm.rc(soc, temperature_K)

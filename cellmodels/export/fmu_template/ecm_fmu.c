@@ -368,25 +368,30 @@ static void check_validity(Instance *c) {
     if (!(s->warned & WARN_SOC) && !(ECM_VALID_SOC_MIN <= s->z && s->z <= ECM_VALID_SOC_MAX)) {
         s->warned |= WARN_SOC;
         LOG_WARNING(c, "The ECM is used outside its validity: soc = %.6g at t = %.9g s is "
-                    "outside the identified range [%.6g, %.6g]. (Logged once per run.)",
-                    s->z, s->time, ECM_VALID_SOC_MIN, ECM_VALID_SOC_MAX);
+                    "outside the identified range [%.6g, %.6g] by %.3g. (Logged once per run.)",
+                    s->z, s->time, ECM_VALID_SOC_MIN, ECM_VALID_SOC_MAX,
+                    s->z > ECM_VALID_SOC_MAX ? s->z - ECM_VALID_SOC_MAX
+                                             : ECM_VALID_SOC_MIN - s->z);
     }
     if (!(s->warned & WARN_TEMPERATURE)
         && !(ECM_VALID_T_MIN <= s->temp && s->temp <= ECM_VALID_T_MAX)) {
         s->warned |= WARN_TEMPERATURE;
         LOG_WARNING(c, "The ECM is used outside its validity: temperature_K = %.6g at "
-                    "t = %.9g s is outside the identified range [%.6g, %.6g]. "
+                    "t = %.9g s is outside the identified range [%.6g, %.6g] by %.3g. "
                     "(Logged once per run.)",
-                    s->temp, s->time, ECM_VALID_T_MIN, ECM_VALID_T_MAX);
+                    s->temp, s->time, ECM_VALID_T_MIN, ECM_VALID_T_MAX,
+                    s->temp > ECM_VALID_T_MAX ? s->temp - ECM_VALID_T_MAX
+                                              : ECM_VALID_T_MIN - s->temp);
     }
     /* c == NULL: an infeasible power is reported by fmi2GetReal and fmi2DoStep, not here */
     if (!(s->warned & WARN_CURRENT) && current_of(NULL, s, s->time, &i_now) == 0) {
         if (!(-ECM_VALID_I_MAX <= i_now && i_now <= ECM_VALID_I_MAX)) {
             s->warned |= WARN_CURRENT;
             LOG_WARNING(c, "The ECM is used outside its validity: current_A = %.6g at "
-                        "t = %.9g s is outside the identified range [%.6g, %.6g]. "
+                        "t = %.9g s is outside the identified range [%.6g, %.6g] by %.3g. "
                         "(Logged once per run.)",
-                        i_now, s->time, -ECM_VALID_I_MAX, ECM_VALID_I_MAX);
+                        i_now, s->time, -ECM_VALID_I_MAX, ECM_VALID_I_MAX,
+                        fabs(i_now) - ECM_VALID_I_MAX);
         }
     }
 }
