@@ -89,6 +89,10 @@ def test_the_case_keeps_its_runs_in_its_own_folder():
 
 def test_a_second_run_reads_back_and_a_changed_input_runs_again(tmp_path, monkeypatch,
                                                                 stand_ins):
+    # The store case_hysteresis uses: `cellmodels validate` (tests/test_cli.py) registers
+    # validation.case_reduction afresh, so the module imported above may no longer be it,
+    # and a monkeypatch must reach the one the case calls.
+    cr = ch._store()
     cell = types.SimpleNamespace(sha256="cell-a", capacity_Ah=50.0)
     t_prof, i_prof = ch.ups_duty(50.0, length_s=60.0)
     t = np.unique(np.concatenate([np.arange(0.0, t_prof[-1], 0.25), t_prof]))
