@@ -509,7 +509,7 @@ def _warn_outside_validity(ecm: ECM, sol) -> None:
     for name, variable in (("soc", "SoC"), ("temperature_K", "Cell temperature [K]"),
                            ("current_A", "Current [A]")):
         values = np.asarray(sol[variable].entries, dtype=float).reshape(-1)
-        lo, hi = guard.ranges[name]
+        lo, hi = guard.bounds(name)
         out = np.flatnonzero((values < lo) | (values > hi))
-        if out.size:
-            guard.check(name, float(values[out[0]]))
+        if out.size:  # 1 check, 2 here, 3 solve_pybamm, 4 solve_pybamm's caller
+            guard.check(name, float(values[out[0]]), stacklevel=4)

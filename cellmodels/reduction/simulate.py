@@ -93,9 +93,25 @@ class _ValidityGuard:
         }
         self.warned: set[str] = set()
 
-    def check(self, name: str, value: float) -> None:
+    def bounds(self, name: str) -> tuple[float, float]:
+        """``name``'s range widened by its tolerance: values inside it do not warn."""
         lo, hi = self.ranges[name]
-        if name in self.warned or lo <= value <= hi:
+        # The same tolerances as cellmodels/ups/system.py (_warn_validity; keep the two
+        # consistent): a bound reached to round-off is not beyond it (1e-9 relative), and the
+        # current bound is wider, 1e-5 relative, because identify.py sets current_max_A from
+        # the cell's nominal capacity while users scale currents by ecm.capacity_Ah, the
+        # coulomb count between the cut-offs, which differs by the DFN's solver tolerance
+        # (semisolid_lfp_power: 20.00003 Ah, so "5C" is 100.000154 A against 100 A).
+        rel = 1e-5 if name == "current_A" else 1e-9
+        tol = rel * max([abs(x) for x in (lo, hi) if np.isfinite(x)] + [1.0])
+        return lo - tol, hi + tol
+
+    def check(self, name: str, value: float, stacklevel: int = 3) -> None:
+        """Warn once for ``name`` if ``value`` is outside. ``stacklevel`` as for
+        warnings.warn, counted from here: 1 check, 2 simulate_ecm, 3 simulate_ecm's caller."""
+        lo, hi = self.ranges[name]
+        lo_tol, hi_tol = self.bounds(name)
+        if name in self.warned or lo_tol <= value <= hi_tol:
             return
         self.warned.add(name)
         out = value - hi if value > hi else lo - value
@@ -103,7 +119,7 @@ class _ValidityGuard:
             f"The ECM is used outside its validity: {name} = {value:.6g} is {out:.3g} outside "
             f"the identified range [{lo:.6g}, {hi:.6g}]. (Warned once per run.)",
             ValidityWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
 
 
