@@ -69,3 +69,102 @@ def test_solve_pybamm_takes_the_same_tolerance_and_names_the_callers_file():
     with pytest.warns(ValidityWarning, match=r"current_A = 100\.01 is 0\.01 outside") as rec:
         solve_pybamm(ecm, t, [100.01] * 2, initial_soc=0.5, temperature_K=298.15)
     assert [w.filename for w in rec] == [__file__]
+
+
+# ---------------------------------------------------------------- 1-3: fit and fit-ecm
+def parser_with(*adders):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="cellmodels")
+    sub = parser.add_subparsers(dest="command")
+    for add in adders:
+        add(sub)
+    return parser
+
+
+def fit_ecm_args(*argv):
+    from cellmodels.fitting.ecm_hppc import add_parser
+
+    return parser_with(add_parser).parse_args(["fit-ecm", *argv])
+
+
+def test_fit_ecm_without_a_temperature_names_the_flag(tmp_path):
+    from cellmodels.errors import InputError
+
+    # the Samsung excerpt does not say its temperature (meta chamber_temperature_K None)
+    args = fit_ecm_args("samsung_inr21700_30t_pybop/sample_hppc_pulse.xlsx",
+                        "-o", str(tmp_path / "x.ecm.h5"))
+    with pytest.raises(InputError, match=r"no temperature in its file; give the cell "
+                                         r"temperature with --temperature-C") as exc:
+        args.func(args)
+    assert "temperatures_K" not in str(exc.value)
+    assert not (tmp_path / "x.ecm.h5").exists()
+
+
+def test_fit_ecm_temperature_out_of_range_is_named_in_degc(tmp_path):
+    from cellmodels.errors import InputError
+
+    args = fit_ecm_args("samsung_inr21700_30t_pybop/sample_hppc_pulse.xlsx",
+                        "--temperature-C", "298", "-o", str(tmp_path / "x.ecm.h5"))
+    with pytest.raises(InputError, match=r"--temperature-C must be in \(-123.15, 226.85\) "
+                                         r"degC .* Got 298 instead"):
+        args.func(args)
+
+
+def fit_args(*argv):
+    from cellmodels.fitting._cli import add_parser
+
+    return parser_with(add_parser).parse_args(["fit", *argv])
+
+
+@pytest.mark.parametrize("argv, missing", [
+    (["lgm50", "wmg-rate:T25:1C", "-o", "x.json"], "missing: --params (what to fit)."),
+    (["lgm50", "--params", "State/Heat transfer coefficient [W.m-2.K-1]", "-o", "x.json"],
+     "missing: at least one DATA (a dataset spec)."),
+    (["lgm50", "wmg-rate:T25:1C"],
+     "missing: --params (what to fit), -o (the fitted set to write)."),
+    ([], ("missing: CELL (a parameter set), at least one DATA (a dataset spec), --params "
+         "(what to fit), -o (the fitted set to write).")),
+])
+def test_fit_names_what_is_missing(argv, missing):
+    from cellmodels.errors import InputError
+
+    args = fit_args(*argv)
+    with pytest.raises(InputError) as exc:
+        args.func(args)
+    assert str(exc.value).split("; ")[1].startswith(missing)
+
+
+def test_fit_heat_of_mixing_flag_maps_and_checks(monkeypatch, capsys):
+    from cellmodels.errors import InputError
+    from cellmodels.fitting import physics
+
+    base = ["lgm50", "wmg-rate:T25:1C", "--params", ("State/Heat transfer coefficient "
+            "[W.m-2.K-1]"), "-o", "x.json"]
+    assert fit_args(*base).heat_of_mixing == "off"  # default as before the flag
+    seen = {}
+
+    def fake_fit(*a, **kw):  # record what the CLI passes; the fit itself is not the point
+        seen.update(kw)
+        raise InputError("stop here")
+
+    monkeypatch.setattr(physics, "fit_physics", fake_fit)
+    monkeypatch.setattr("cellmodels.fitting.datasets.dataset_from_spec",
+                        lambda spec: (object(), 1.0))
+    monkeypatch.setattr(physics, "Experiment", lambda ds, **kw: ds)
+    for flag, value in (("off", False), ("auto", "auto"), ("quasi-steady", "quasi-steady")):
+        args = fit_args(*base, "--heat-of-mixing", flag)
+        with pytest.raises(InputError, match="stop here"):
+            args.func(args)
+        assert seen["heat_of_mixing"] == value
+    args = fit_args(*base, "--heat-of-mixing", "quasi-steady", "--thermal", "isothermal")
+    with pytest.raises(InputError, match=r"--heat-of-mixing quasi-steady .* needs --thermal "
+                                         r"lumped. Got --thermal isothermal"):
+        args.func(args)
+    args = fit_args(*base, "--heat-of-mixing", "auto", "--thermal", "measured")
+    with pytest.raises(InputError, match=r"--thermal measured has no heat equation"):
+        args.func(args)
+    with pytest.raises(SystemExit):
+        fit_args(*base, "--heat-of-mixing", "on")
+    assert "invalid choice: 'on' (choose from 'off', 'auto', 'quasi-steady')" in \
+        capsys.readouterr().err

@@ -32,6 +32,10 @@ def parse_param(text: str):
     return FitParameter(name.strip(), bounds=(low, high))
 
 
+# --heat-of-mixing value -> fit_physics's heat_of_mixing
+_HEAT_OF_MIXING = {"off": False, "auto": "auto", "quasi-steady": "quasi-steady"}
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .datasets import dataset_from_spec
     from .physics import FITTABLE, Experiment, fit_physics, save_fitted
@@ -40,8 +44,22 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         for name, tgt in FITTABLE.items():
             print(f"{name}    (PyBaMM: {tgt.pybamm}; {tgt.mode})")
         return 0
-    if not args.cell or not args.data or not args.params or not args.out:
-        raise InputError("cellmodels fit needs CELL, at least one DATA, --params and -o.")
+    missing = [label for label, given in (
+        ("CELL (a parameter set)", args.cell), ("at least one DATA (a dataset spec)", args.data),
+        ("--params (what to fit)", args.params), ("-o (the fitted set to write)", args.out),
+    ) if not given]
+    if missing:
+        raise InputError(f"cellmodels fit needs CELL, at least one DATA, --params and -o; "
+                         f"missing: {', '.join(missing)}. 'cellmodels fit --list' lists the "
+                         "fittable parameters.")
+    heat_of_mixing = _HEAT_OF_MIXING[args.heat_of_mixing]
+    if args.heat_of_mixing == "quasi-steady" and args.thermal != "lumped":
+        raise InputError(f"--heat-of-mixing quasi-steady adds to the lumped heat source; it "
+                         f"needs --thermal lumped. Got --thermal {args.thermal}.")
+    if args.heat_of_mixing == "auto" and args.thermal == "measured":
+        raise InputError("--heat-of-mixing auto adds a heat source, but --thermal measured has "
+                         "no heat equation (the temperature is the measured trace): use "
+                         "--heat-of-mixing off.")
     experiments = []
     for spec in args.data:
         ds, weight = dataset_from_spec(spec)
@@ -52,6 +70,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         args.cell, experiments, [parse_param(p) for p in args.params], model=args.model,
         thermal=args.thermal, n_starts=args.starts, max_nfev=args.max_nfev, progress=True,
         gradient="finite differences" if args.finite_differences else "sensitivities",
+        heat_of_mixing=heat_of_mixing,
     )
     print(result)
     if args.plot:
@@ -85,6 +104,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "temperature (isothermal model; --temperature is refused then)")
     p.add_argument("--temperature", action="store_true",
                    help="also fit measured temperature where a dataset has it")
+    p.add_argument("--heat-of-mixing", default="off", choices=tuple(_HEAT_OF_MIXING),
+                   help="heat of mixing in the lumped heat source: off (default), auto "
+                        "(PyBaMM's, where the set's OCPs can be differentiated) or "
+                        "quasi-steady (-I x particle concentration overpotential; needs "
+                        "--thermal lumped; the shipped lgm50_fitted set was fitted with it)")
     p.add_argument("--starts", type=int, default=1, help="multi-start: number of starts")
     p.add_argument("--max-nfev", type=int, default=30, help="most evaluations per start")
     p.add_argument("--finite-differences", action="store_true",

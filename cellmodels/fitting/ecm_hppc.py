@@ -641,6 +641,11 @@ def _cmd_fit_ecm(args) -> int:
     if temps and len(temps) not in (1, len(args.data)):
         raise InputError(f"Give one --temperature-C for all DATA or one per DATA "
                          f"({len(args.data)}). Got {len(temps)} instead.")
+    # checked here in degC and by the flag's name: fit_ecm_hppc names its own field in K
+    for t in temps or ():
+        if not -123.15 < t < 226.85:  # fit_ecm_hppc's (150, 500) K
+            raise InputError(f"--temperature-C must be in (-123.15, 226.85) degC (the cell "
+                             f"temperature of the records). Got {t:g} instead.")
     datasets, t_k = [], []
     for k, spec in enumerate(args.data):
         ds = read_measured(spec)
@@ -648,7 +653,13 @@ def _cmd_fit_ecm(args) -> int:
         if temps:
             t_k.append(273.15 + temps[0 if len(temps) == 1 else k])
         else:
-            t_k.append(ds.meta.get("chamber_temperature_K"))
+            t = ds.meta.get("chamber_temperature_K")
+            if t is None:
+                raise InputError(
+                    f"{ds.source}: the record has no temperature in its file; give the cell "
+                    "temperature with --temperature-C (degC; one for all DATA or one per "
+                    "DATA).")
+            t_k.append(t)
     kwargs = {}
     if args.knots:
         kwargs["soc_knots"] = args.knots
