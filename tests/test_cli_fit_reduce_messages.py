@@ -168,3 +168,39 @@ def test_fit_heat_of_mixing_flag_maps_and_checks(monkeypatch, capsys):
         fit_args(*base, "--heat-of-mixing", "on")
     assert "invalid choice: 'on' (choose from 'off', 'auto', 'quasi-steady')" in \
         capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- 4: FitResult printout
+def residual(name, temperature_model_K=None, temperature_measured_K=None):
+    from cellmodels.fitting.result import ExperimentResidual
+
+    t = np.linspace(0.0, 100.0, 5)
+    return ExperimentResidual(
+        name=name, source="x.csv", weight=1.0, time_s=t,
+        voltage_measured_V=np.full(5, 3.7), voltage_model_V=np.full(5, 3.701),
+        current_A=np.ones(5), temperature_measured_K=temperature_measured_K,
+        temperature_model_K=temperature_model_K)
+
+
+def printed(experiments, thermal):
+    from cellmodels.fitting import FitResult
+
+    J = np.eye(5, 1)
+    return str(FitResult.from_solution(
+        names=["p0"], x=np.zeros(1), x0=np.zeros(1), scaling=["linear"], scale=[1.0],
+        bounds_z=(np.full(1, -1.0), np.full(1, 1.0)), jacobian=J, residuals=np.zeros(5),
+        experiments=experiments, n_evaluations=1, n_jacobians=1, gradient="exact",
+        success=True, status=1, message="test", wall_time_s=0.0,
+        meta={"thermal": thermal}))
+
+
+def test_fit_result_prints_the_temperature_rmse_where_there_is_one():
+    meas = np.full(5, 298.15)
+    # model 1 K warm on 4 samples, 3 K on one: RMSE sqrt((4 + 9) / 5) = 1.61 K
+    model = meas + np.array([1.0, 1.0, 1.0, 1.0, 3.0])
+    text = printed([residual("warm", model, meas), residual("no T")], "lumped")
+    lines = text.splitlines()
+    assert lines[-2].endswith("warm: RMSE 1.0 mV, max 1.0 mV, T RMSE 1.61 K")
+    assert lines[-1].endswith("no T: RMSE 1.0 mV, max 1.0 mV")  # no measured temperature
+    # thermal="measured": the model's temperature is the measured trace, nothing to report
+    assert "T RMSE" not in printed([residual("warm", meas, meas)], "measured")

@@ -561,8 +561,13 @@ class FitResult:
             short = ("" if e.model_end_s is None else
                      f" over the {100 * e.coverage:.0f} % of the record the model reached "
                      f"(it stopped at t = {e.model_end_s:.1f} s)")
+            # the temperature error where the model has one to compare (not with
+            # thermal="measured": its temperature is the measured trace itself)
+            t_rmse = e.temperature_rmse_K
+            temp = (f", T RMSE {t_rmse:.2f} K" if math.isfinite(t_rmse)
+                    and self.meta.get("thermal") != "measured" else "")
             lines.append(f"  [{e.role}] {e.name}: RMSE {1e3 * e.rmse_V:.1f} mV, "
-                         f"max {1e3 * e.max_abs_V:.1f} mV{short}")
+                         f"max {1e3 * e.max_abs_V:.1f} mV{temp}{short}")
         return "\n".join(lines)
 
     def plot(self, path: str | Path | None = None, *, temperature: bool | None = None,
