@@ -204,3 +204,140 @@ def test_fit_result_prints_the_temperature_rmse_where_there_is_one():
     assert lines[-1].endswith("no T: RMSE 1.0 mV, max 1.0 mV")  # no measured temperature
     # thermal="measured": the model's temperature is the measured trace, nothing to report
     assert "T RMSE" not in printed([residual("warm", meas, meas)], "measured")
+
+
+# ---------------------------------------------------------------- 5, 6: export
+def run_cli(add_parser, *argv):
+    args = parser_with(add_parser).parse_args(list(argv))
+    return args.func(args)
+
+
+def test_export_refuses_a_missing_folder_for_every_target(tmp_path, capsys):
+    from cellmodels.export._cli import add_parser
+    from cellmodels.reduction import save_ecm
+
+    ecm_path = save_ecm(make_ecm(), tmp_path / "c.ecm.h5")
+    missing = tmp_path / "nonexistent"
+    for target in ("fmu", "pybamm", "json"):
+        out = missing / f"x.{target}"
+        assert run_cli(add_parser, "export", str(ecm_path), "--to", target, "-o", str(out)) == 2
+        err = capsys.readouterr().err
+        assert f"cellmodels export: the folder of -o {str(out)!r}, {str(missing)!r}, does " \
+               "not exist; create it first" in err
+        assert not missing.exists()  # nothing created
+    (tmp_path / "file").write_text("")
+    assert run_cli(add_parser, "export", str(ecm_path), "--to", "json", "-o",
+                   str(tmp_path / "file" / "x.json")) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_export_to_pybamm_says_how_many_rc_pairs_to_run(tmp_path, capsys):
+    import pybamm
+
+    from cellmodels.export import pybamm_model
+    from cellmodels.export._cli import add_parser
+    from cellmodels.reduction import load_ecm, save_ecm
+
+    ecm_path = save_ecm(make_ecm(), tmp_path / "c.ecm.h5")  # 3 RC pairs
+    out = tmp_path / "p.json"
+    assert run_cli(add_parser, "export", str(ecm_path), "--to", "pybamm", "-o", str(out)) == 0
+    text = capsys.readouterr().out
+    assert 'options={"number of rc elements": 3}' in text
+    assert (f"cellmodels.export.pybamm_model(ecm), ecm = "
+            f"cellmodels.reduction.load_ecm({str(ecm_path)!r})") in text
+    assert "run pybamm.equivalent_circuit.Thevenin " not in text  # the old advice
+    # what it names exists and takes the file: a model with the file's 3 RC pairs
+    model = pybamm_model(load_ecm(ecm_path))
+    assert model.options["number of rc elements"] == 3
+    assert pybamm.ParameterValues.from_json(str(out))["Element-3 initial overpotential [V]"] \
+        == 0.0
+
+
+# ---------------------------------------------------------------- 6, 8, 9: reduce
+def reduce_run(monkeypatch, *argv):
+    """``cellmodels reduce`` with the identification replaced by a recorder (the real one
+    takes minutes; the progress lines are tested on a small real one below)."""
+    from cellmodels.reduction import identify
+    from cellmodels.reduction._cli import add_parser
+
+    seen = {}
+
+    def fake_fit(self, cell, progress=False):
+        seen.update(vars(self), cell=cell)
+        self.ecm_ = make_ecm(error={"identification_rmse_V_mean": 1e-3,
+                                    "identification_rmse_V_max": 2e-3})
+        self.fit_table_ = [{"soc": 0.05, "temperature_K": 283.15, "rmse_V": 2e-3},
+                           {"soc": 0.5, "temperature_K": 298.15, "rmse_V": 1e-3}]
+        self.seconds_ = 0.0
+        return self
+
+    monkeypatch.setattr(identify.ECMIdentifier, "fit", fake_fit)
+    return run_cli(add_parser, "reduce", *argv), seen
+
+
+def test_reduce_refuses_a_missing_folder_before_identifying(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "nonexistent" / "c.ecm.h5"
+    code, seen = reduce_run(monkeypatch, "lgm50", "-o", str(out))
+    assert code == 2 and seen == {}  # the identification never started
+    assert f"the folder of -o {str(out)!r}" in capsys.readouterr().err
+    assert not out.parent.exists()
+
+
+def test_reduce_passes_cutoff_margin_and_per_point_tau(tmp_path, monkeypatch, capsys):
+    out = str(tmp_path / "c.ecm.h5")
+    code, seen = reduce_run(monkeypatch, "lgm50", "-o", out)
+    assert code == 0 and seen["shared_tau"] is True and seen["cutoff_margin_V"] == 0.0
+    # where the largest identification error sits, from the fit table
+    assert "max 2.00 mV (at SOC 0.05, 10 degC)" in capsys.readouterr().out
+    code, seen = reduce_run(monkeypatch, "lgm50", "-o", out, "--cutoff-margin", "0.05",
+                            "--per-point-tau")
+    assert code == 0 and seen["shared_tau"] is False and seen["cutoff_margin_V"] == 0.05
+    code, seen = reduce_run(monkeypatch, "lgm50", "-o", out, "--cutoff-margin", "0.1", "0.02")
+    assert code == 0 and seen["cutoff_margin_V"] == (0.1, 0.02)
+
+
+@pytest.mark.parametrize("margin, message", [
+    (["1.5"], ("--cutoff-margin must be in [0, 1] V (how far inside the voltage cut-offs the "
+              "sequence stays); got 1.5.")),
+    (["-0.01"], "--cutoff-margin must be in [0, 1] V"),
+    (["0.1", "0.1", "0.1"], ("--cutoff-margin takes one value (both cut-offs) or two (lower, "
+                            "upper) [V]; got 3: 0.1 0.1 0.1.")),
+])
+def test_reduce_checks_cutoff_margin(tmp_path, monkeypatch, capsys, margin, message):
+    code, seen = reduce_run(monkeypatch, "lgm50", "-o", str(tmp_path / "c.ecm.h5"),
+                            "--cutoff-margin", *margin)
+    assert code == 2 and seen == {}
+    assert f"cellmodels reduce: {message}" in capsys.readouterr().err
+
+
+def test_reduce_help_documents_the_new_flags(capsys):
+    from cellmodels.reduction._cli import add_parser
+
+    with pytest.raises(SystemExit):
+        parser_with(add_parser).parse_args(["reduce", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--cutoff-margin V [V ...]" in text and "each in [0, 1]" in text
+    assert "--per-point-tau" in text and "(shared_tau=False)" in text
+    assert "its folder must exist" in text
+
+
+def test_identification_progress_names_each_temperature_and_the_worst_point(capsys):
+    from cellmodels.reduction._cli import summary
+    from cellmodels.reduction.identify import ECMIdentifier
+
+    # a small real identification (SPM, 2 x 2 points, 30 s sequence): ~3 s
+    ident = ECMIdentifier(n_rc=1, soc=(0.4, 0.6), temperature_K=[298.15, 308.15],
+                          model="SPM", sequence_s=20.0, rest_s=10.0,
+                          ocv_points=11).fit("lgm50", progress=True)
+    err = capsys.readouterr().err
+    assert "reduce lgm50: fitting the tables at 2 temperature(s) (time constants shared " \
+           "over SOC)" in err
+    for j, temp in enumerate((25, 35)):
+        rows = [r for r in ident.fit_table_ if r["temperature_K"] == temp + 273.15]
+        worst = max(rows, key=lambda r: r["rmse_V"])
+        assert (f"  {temp} degC ({j + 1}/2): fitted in ") in err
+        assert (f"RMSE max {worst['rmse_V'] * 1e3:.2f} mV at SOC {worst['soc']:g}") in err
+    worst = max(ident.fit_table_, key=lambda r: r["rmse_V"])
+    assert worst["rmse_V"] == ident.ecm_.error["identification_rmse_V_max"]
+    assert (f"max {worst['rmse_V'] * 1e3:.2f} mV (at SOC {worst['soc']:g}, "
+            f"{worst['temperature_K'] - 273.15:g} degC)") in summary(ident, "x.ecm.h5")

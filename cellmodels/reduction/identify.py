@@ -32,6 +32,7 @@ Estimator contract (scikit-learn): settings in the constructor, ``fit(cell)`` re
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -639,7 +640,12 @@ class ECMIdentifier:
                 ocv = ocv + np.interp(z, ocv_soc, half_gap) * _hysteresis_path(
                     t_out, a_dis * pos_out + a_chg * neg_out, q_soc, *hysteresis)
             responses[j].append((i, a_dis, a_chg, ocv - v))
+        if progress:  # the fits below take seconds per temperature after the bar's 100 %
+            print(f"reduce {cell.name}: fitting the tables at {nt} temperature(s) "
+                  f"(time constants {'shared over SOC' if self.shared_tau else 'per point'})",
+                  file=sys.stderr, flush=True)
         for j in range(nt):
+            t_fit = time.perf_counter()
             groups = [responses[j]] if self.shared_tau else [[r] for r in responses[j]]
             fits = [self._fit_temperature(
                 t_out, (pos_out, neg_out), [(r[1], r[2]) for r in group],
@@ -657,6 +663,12 @@ class ECMIdentifier:
                 table.append({"soc": float(soc[i]), "temperature_K": float(temps[j]),
                               "amplitude_A": float(a_dis), "charge_amplitude_A": float(a_chg),
                               "rmse_V": e})
+            if progress:
+                worst = max(table[-len(responses[j]):], key=lambda r: r["rmse_V"])
+                print(f"  {temps[j] - 273.15:g} degC ({j + 1}/{nt}): fitted in "
+                      f"{time.perf_counter() - t_fit:.1f} s, RMSE max "
+                      f"{worst['rmse_V'] * 1e3:.2f} mV at SOC {worst['soc']:g}",
+                      file=sys.stderr, flush=True)
         # R_k may be ~0 where a mode is absent: keep tau finite and R >= 0 (ECM checks)
         r0 = np.maximum(r0, 1e-9)
 
