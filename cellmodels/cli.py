@@ -112,89 +112,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_reduce(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .reduction import save_ecm
-    from .reduction.identify import ECMIdentifier
-
-    kwargs = {"n_rc": args.n_rc, "model": args.model, "amplitude": args.amplitude,
-              "current_dependence": args.current_dependence, "rest_s": args.rest,
-              "centre_soc": args.centre_soc, "beyond_validity_K": args.beyond_validity}
-    if args.temperatures:
-        # checked here in degC, as given: the identifier would name its own field in kelvin
-        from .physics.cells import load_cell
-
-        cell = load_cell(args.cell)
-        lo, hi = (t - 273.15 for t in cell.temperature_range_K)
-        widen = max(args.beyond_validity, 0.0)
-        for t in args.temperatures:
-            if not lo - widen <= t <= hi + widen:
-                extra = (f" (the cell's validity range widened by --beyond-validity "
-                         f"{widen:g} K)" if widen else "; --beyond-validity K widens it")
-                print(f"cellmodels reduce: --temperatures must lie in [{lo - widen:g}, "
-                      f"{hi + widen:g}] degC for cell {cell.name}{extra}; got {t:g} degC.",
-                      file=sys.stderr)
-                return 2
-        if any(b <= a for a, b in zip(args.temperatures, args.temperatures[1:])):
-            print(f"cellmodels reduce: --temperatures must increase; got "
-                  f"{' '.join(f'{t:g}' for t in args.temperatures)} degC.", file=sys.stderr)
-            return 2
-        kwargs["temperature_K"] = [t + 273.15 for t in args.temperatures]
-    if args.soc_points is not None:
-        if not 2 <= args.soc_points <= 201:
-            print(f"cellmodels reduce: --soc-points must be an integer in [2, 201]; got "
-                  f"{args.soc_points}.", file=sys.stderr)
-            return 2
-        kwargs["soc"] = tuple(np.round(np.linspace(0.05, 0.95, args.soc_points), 6))
-    ident = ECMIdentifier(**kwargs).fit(args.cell, progress=True)
-    path = save_ecm(ident.ecm_, args.out)
-    e = ident.ecm_
-    print(f"Wrote {path}: {e.name}, {e.capacity_Ah:.4g} Ah, {e.n_rc} RC, SOC "
-          f"{e.validity['soc_min']:g}-{e.validity['soc_max']:g}, "
-          f"{e.validity['temperature_min_K'] - 273.15:g}-"
-          f"{e.validity['temperature_max_K'] - 273.15:g} degC; identification RMSE "
-          f"mean {e.error['identification_rmse_V_mean'] * 1e3:.2f} mV, max "
-          f"{e.error['identification_rmse_V_max'] * 1e3:.2f} mV ({ident.seconds_:.1f} s).")
-    if e.has_hysteresis:
-        print(f"OCV hysteresis: half-gap {e.hysteresis_V.min() * 1e3:.3g}-"
-              f"{e.hysteresis_V.max() * 1e3:.3g} mV, rate {e.hysteresis_rate:.4g} per unit SOC, "
-              f"initial state {e.hysteresis_initial:g} (-1 discharge, +1 charge branch).")
-    return 0
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from .reduction import load_ecm
-
-    ecm = load_ecm(args.ecm)
-    if args.to == "fmu":
-        from .export import export_fmu
-
-        path = export_fmu(ecm, args.out, input_mode=args.input_mode)
-    elif args.to == "json":
-        from .export import export_json
-
-        path = export_json(ecm, args.out)
-    else:
-        from .export import to_pybamm_parameter_values
-
-        pv = to_pybamm_parameter_values(ecm)
-        pv.to_json(str(args.out))
-        path = args.out
-        if ecm.has_hysteresis:
-            print("This ECM has an OCV hysteresis, which PyBaMM's stock Thevenin model "
-                  "cannot represent (it would ignore the hysteresis parameters): load the "
-                  "values with pybamm.ParameterValues.from_json and run them on "
-                  "cellmodels.export.pybamm_model(ecm), which carries the hysteresis state "
-                  "and the OCV temperature term.")
-        else:
-            print("Load it with pybamm.ParameterValues.from_json and run "
-                  "pybamm.equivalent_circuit.Thevenin (cellmodels.export.pybamm_model adds the "
-                  "OCV temperature term exactly).")
-    print(f"Wrote {path}")
-    return 0
-
-
 def _cmd_dutycycle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -301,37 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "created in the working folder)")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("reduce", help="identify an ECM from a cell's physics model")
-    p.add_argument("cell", help="parameter-set name or path to a JSON file")
-    p.add_argument("-o", "--out", required=True, help="ECM file to write (.ecm.h5)")
-    p.add_argument("--n-rc", type=int, default=2, help="number of RC pairs (default 2)")
-    p.add_argument("--model", default="DFN", choices=["DFN", "SPMe", "SPM"])
-    p.add_argument("--current-dependence", default="none", choices=["none", "butler-volmer"],
-                   help="R0's current dependence: none (linear ECM) or the charge-transfer "
-                        "element 2 I0 R_ct asinh(I / 2 I0)")
-    p.add_argument("--amplitude", type=float, default=1.0,
-                   help="scale of the identification sequence's currents (default 1)")
-    p.add_argument("--temperatures", type=float, nargs="*", default=None,
-                   help="identification temperatures [degC] (default: 4 across the range)")
-    p.add_argument("--rest", type=float, default=120.0,
-                   help="rest after the identification sequence [s] (default 120); a long "
-                        "rest (e.g. 900) lets the slowest RC pair see solid diffusion")
-    p.add_argument("--centre-soc", action="store_true",
-                   help="centre each grid point's sequence on its SOC")
-    p.add_argument("--soc-points", type=int, default=None,
-                   help="SOC grid points, evenly over 0.05-0.95 (default 11)")
-    p.add_argument("--beyond-validity", type=float, default=0.0,
-                   help="how far [K] the temperature grid may extend past the cell's "
-                        "validity range (default 0)")
-    p.set_defaults(func=_cmd_reduce)
+    from .export._cli import add_parser as add_export_parser
+    from .reduction._cli import add_parser as add_reduce_parser
 
-    p = sub.add_parser("export", help="export an ECM file to FMU, PyBaMM or JSON")
-    p.add_argument("ecm", help="ECM file (.ecm.h5)")
-    p.add_argument("--to", required=True, choices=["fmu", "pybamm", "json"])
-    p.add_argument("-o", "--out", required=True, help="file to write")
-    p.add_argument("--input-mode", default="current", choices=["current", "power"],
-                   help="FMU input: current_A or power_W")
-    p.set_defaults(func=_cmd_export)
+    add_reduce_parser(sub)
+    add_export_parser(sub)
 
     p = sub.add_parser("dutycycle", help="generate or import a load profile: HDF5 and a PNG")
     p.add_argument("config", help='TOML file: generator settings, or generator = "trace"')
