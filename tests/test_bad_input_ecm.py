@@ -15,27 +15,12 @@ import cellmodels.reduction.io as ecm_io
 from cellmodels.errors import CutoffError, FileFormatError, ParameterError
 from cellmodels.export.fmu import write_fmu_sources
 from cellmodels.export.pybamm_ecm import solve_pybamm
-from cellmodels.reduction import ECM, ValidityWarning, load_ecm, save_ecm, simulate_ecm
+from cellmodels.reduction import ValidityWarning, load_ecm, save_ecm, simulate_ecm
+
+from .test_ecm import make_ecm
 
 SOC = np.linspace(0, 1, 11)
 TEMPS = np.array([273.15, 298.15, 318.15])
-
-
-def make_ecm(**changes):
-    kw = {
-        "name": "test", "capacity_Ah": 10.0, "soc": SOC, "temperature_K": TEMPS,
-        "ocv_V": 3.0 + 1.2 * SOC, "docv_dT_V_per_K": -1e-4 + 2e-4 * SOC,
-        "r0_Ohm": np.full((11, 3), 2e-3),
-        "rc_R_Ohm": np.stack([np.full((11, 3), 1e-3), np.full((11, 3), 0.5e-3)]),
-        "rc_tau_s": np.stack([np.full((11, 3), 2.0), np.full((11, 3), 60.0)]),
-        "thermal_mass_J_per_K": 300.0, "heat_transfer_W_per_K": 0.5,
-        "limits": {"voltage_min_V": 2.5, "voltage_max_V": 4.2},
-        "validity": {"soc_min": 0.1, "soc_max": 0.9, "temperature_min_K": 273.15,
-                     "temperature_max_K": 318.15, "current_max_A": 100.0},
-        "provenance": {"cell": "x", "sha256": "0" * 64},
-    }
-    kw.update(changes)
-    return ECM(**kw)
 
 
 def with_value(shape, index, value, base=1e-3):

@@ -5,30 +5,22 @@ import warnings
 import numpy as np
 import pytest
 
-from cellmodels.reduction import ECM, ValidityWarning, simulate_ecm
+from cellmodels.reduction import ValidityWarning, simulate_ecm
+
+from .test_ecm import make_ecm as _test_ecm
 
 SOC = np.linspace(0, 1, 11)
 TEMPS = np.array([273.15, 298.15, 318.15])
 
 
 def make_ecm(**changes):
-    kw = {
-        "name": "test", "capacity_Ah": 20.00003, "soc": SOC, "temperature_K": TEMPS,
-        "ocv_V": 3.0 + 1.2 * SOC, "docv_dT_V_per_K": -1e-4 + 2e-4 * SOC,
-        "r0_Ohm": np.full((11, 3), 2e-3),
-        "rc_R_Ohm": np.stack([np.full((11, 3), 1e-3), np.full((11, 3), 0.5e-3),
-                              np.full((11, 3), 0.3e-3)]),
-        "rc_tau_s": np.stack([np.full((11, 3), 2.0), np.full((11, 3), 60.0),
-                              np.full((11, 3), 600.0)]),
-        "thermal_mass_J_per_K": 300.0, "heat_transfer_W_per_K": 0.5,
-        "limits": {"voltage_min_V": 2.5, "voltage_max_V": 4.2},
-        # current_max_A from the nominal 20 Ah at 5C, capacity_Ah the coulomb count
-        "validity": {"soc_min": 0.1, "soc_max": 0.9, "temperature_min_K": 273.15,
-                     "temperature_max_K": 318.15, "current_max_A": 100.0},
-        "provenance": {"cell": "x", "sha256": "0" * 64},
-    }
+    """test_ecm's ECM with three RC pairs and the coulomb-count capacity 20.00003 Ah
+    against the validity's current_max_A = 100 A, set from the nominal 20 Ah at 5C."""
+    kw = {"capacity_Ah": 20.00003,
+          "rc_R_Ohm": np.stack([np.full((11, 3), r) for r in (1e-3, 0.5e-3, 0.3e-3)]),
+          "rc_tau_s": np.stack([np.full((11, 3), tau) for tau in (2.0, 60.0, 600.0)])}
     kw.update(changes)
-    return ECM(**kw)
+    return _test_ecm(**kw)
 
 
 # ---------------------------------------------------------------- 7: the current bound
