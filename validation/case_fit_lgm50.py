@@ -278,6 +278,34 @@ def activation_energy_parameters():
     return parameters() + [FitParameter(ACTIVATION_ENERGY, bounds=(0.0, 100000.0))]
 
 
+def all_temperatures_fit(progress: bool = False, max_nfev: int = 30):
+    """Diagnosis outside the issue's split (docs/fitting.md, "With every temperature in the
+    fit"): can the model carry 10, 25 and 45 degC at once? The 25 degC 0.5C and 1C, 10 and
+    45 degC 1C discharges and the case's pulses, each with its measured temperature imposed
+    (electrochemistry only), the case's five electrochemical values plus three activation
+    energies; returns the FitResult."""
+    from cellmodels.fitting import (
+        Experiment,
+        FitParameter,
+        dataset_from_spec,
+        fit_physics,
+        rate_test,
+    )
+
+    exps = [Experiment(rate_test(t, r)) for t, r in ((25, "0p5C"), (25, "1C"), (10, "1C"),
+                                                     (45, "1C"))]
+    exps += [Experiment(dataset_from_spec(f"wmg-pulse:T25:SoC{k}:Cell1")[0],
+                        weight=PULSE_WEIGHT) for k in FIT_SOCS]
+    params = [p for p in parameters() if "Heat transfer" not in p.name
+              and "Specific heat" not in p.name]
+    params += [FitParameter(f"{k} activation energy [J.mol-1]", bounds=(0.0, 100000.0))
+               for k in ("Negative electrode/Diffusivity",
+                         "Negative electrode/Reaction rate constant",
+                         "Electrolyte/Conductivity")]
+    return fit_physics("lgm50", exps, params, max_nfev=max_nfev, progress=progress,
+                       **MEASURED_T_OPTIONS)
+
+
 def fit_variant(variant: str, progress: bool = False, max_nfev: int = 30):
     """The fit of this case with a :data:`SHAPE_VARIANTS` cell; returns (cell, FitResult)."""
     from cellmodels.fitting import fit_physics
@@ -483,7 +511,7 @@ CASES = [Case(NAME, run, fast=False)]
 if __name__ == "__main__":
     import argparse
 
-    from cellmodels.fitting import predict
+    from cellmodels.fitting import Experiment, predict, rate_test
 
     ap = argparse.ArgumentParser(description="Run this case's fit (and a variant's).")
     ap.add_argument("--variant", choices=sorted(SHAPE_VARIANTS),
@@ -491,8 +519,18 @@ if __name__ == "__main__":
     ap.add_argument("--activation-energy", action="store_true",
                     help="also fit the graphite diffusivity's activation energy (not the "
                          "case's result)")
+    ap.add_argument("--all-temperatures", action="store_true",
+                    help="diagnosis: fit 10, 25 and 45 degC at once with the measured "
+                         "temperature imposed (outside the issue's split)")
     args = ap.parse_args()
     cell = "lgm50"
+    if args.all_temperatures:
+        r = all_temperatures_fit(progress=True)
+        print(r)
+        print(json.dumps([_row(e, MEASURED_T_ROLE) for e in predict(
+            cell, [Experiment(rate_test(25, "2C"))], values=r.values,
+            **MEASURED_T_OPTIONS)], indent=1))
+        raise SystemExit(0)
     if args.variant:
         cell, r = fit_variant(args.variant, progress=True)
     elif args.activation_energy:
