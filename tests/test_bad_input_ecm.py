@@ -157,7 +157,7 @@ def test_damage_anywhere_is_an_error_never_altered_numbers_or_a_hang(tmp_path, m
             continue  # zeros already (HDF5's free space and padding)
         path.write_bytes(damaged[:len(data)])
         tried += 1
-        with pytest.raises(FileFormatError):
+        with pytest.raises(FileFormatError, match="damaged.ecm.h5"):  # each names the file
             load_ecm(path)
     assert tried > 40
 
