@@ -42,7 +42,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     if args.list:
         for name, tgt in FITTABLE.items():
-            print(f"{name}    (PyBaMM: {tgt.pybamm}; {tgt.mode})")
+            where = (f"the Arrhenius factor of PyBaMM's {tgt.pybamm}" if tgt.mode == "arrhenius"
+                     else f"PyBaMM: {tgt.pybamm}; {tgt.mode}")
+            print(f"{name}    ({where})")
         return 0
     missing = [label for label, given in (
         ("CELL (a parameter set)", args.cell), ("at least one DATA (a dataset spec)", args.data),
