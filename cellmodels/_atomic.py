@@ -13,6 +13,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def out_folder_problem(path: str | Path, flag: str = "-o") -> str | None:
+    """Why ``path``'s folder cannot take the file (None if it can).
+
+    The command lines (``reduce``, ``export``, ``fit``, ``fit-ecm``) write files, not
+    folders: a mistyped output path (``/nonexisting/x.fmu``) is refused, naming ``flag``,
+    before any work, rather than creating the folder it names. (The library's writers,
+    :func:`atomic_path`, do create it.)"""
+    parent = Path(path).parent
+    if parent.is_dir():
+        return None
+    what = "is not a folder" if parent.exists() else "does not exist"
+    return (f"the folder of {flag} {str(path)!r}, {str(parent)!r}, {what}; create it first "
+            "(the command writes files, not folders).")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[str]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.

@@ -127,6 +127,33 @@ def test_fit_names_what_is_missing(argv, missing):
     assert str(exc.value).split("; ")[1].startswith(missing)
 
 
+def test_fit_and_fit_ecm_refuse_a_missing_folder_before_any_work(tmp_path, monkeypatch):
+    from cellmodels.errors import InputError
+    from cellmodels.fitting import physics
+
+    def no_fit(*args, **kwargs):
+        pytest.fail("fitted although an output folder is missing")
+
+    monkeypatch.setattr(physics, "fit_physics", no_fit)
+    missing = tmp_path / "nonexistent"
+    base = ["lgm50", "wmg-rate:T25:1C", "--params",
+            "User-defined/Contact resistance [Ohm]", "-o"]
+    for extra, flag, path in (([str(missing / "x.json")], "-o", missing / "x.json"),
+                              ([str(tmp_path / "x.json"), "--plot", str(missing / "p.png")],
+                               "--plot", missing / "p.png"),
+                              ([str(tmp_path / "x.json"), "--report", str(missing / "r.json")],
+                               "--report", missing / "r.json")):
+        args = fit_args(*base, *extra)
+        with pytest.raises(InputError, match=f"the folder of {flag} {str(path)!r}, "
+                                             f"{str(missing)!r}, does not exist"):
+            args.func(args)
+    args = fit_ecm_args("samsung_inr21700_30t_pybop/sample_hppc_pulse.xlsx",
+                        "--temperature-C", "25", "-o", str(missing / "x.ecm.h5"))
+    with pytest.raises(InputError, match="the folder of -o"):
+        args.func(args)
+    assert not missing.exists()
+
+
 def test_fit_heat_of_mixing_flag_maps_and_checks(monkeypatch, capsys):
     from cellmodels.errors import InputError
     from cellmodels.fitting import physics

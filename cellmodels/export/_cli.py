@@ -28,8 +28,8 @@ def pybamm_instructions(ecm, ecm_path, json_path) -> str:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from .._atomic import out_folder_problem
     from ..reduction import load_ecm
-    from ..reduction._cli import out_folder_problem
 
     problem = out_folder_problem(args.out)
     if problem:

@@ -36,6 +36,16 @@ def parse_param(text: str):
 _HEAT_OF_MIXING = {"off": False, "auto": "auto", "quasi-steady": "quasi-steady"}
 
 
+def _check_out_folders(args: argparse.Namespace) -> None:
+    """Refuse an output path (-o, --plot, --report) whose folder does not exist."""
+    from .._atomic import out_folder_problem
+
+    for flag, path in (("-o", args.out), ("--plot", args.plot), ("--report", args.report)):
+        problem = path and out_folder_problem(path, flag)
+        if problem:
+            raise InputError(problem)
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .datasets import dataset_from_spec
     from .physics import FITTABLE, Experiment, fit_physics, save_fitted
@@ -62,6 +72,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         raise InputError("--heat-of-mixing auto adds a heat source, but --thermal measured has "
                          "no heat equation (the temperature is the measured trace): use "
                          "--heat-of-mixing off.")
+    _check_out_folders(args)  # before the fit, not after it
     experiments = []
     for spec in args.data:
         ds, weight = dataset_from_spec(spec)
@@ -99,7 +110,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("cell", nargs="?", help="parameter set (shipped name or .json path)")
     p.add_argument("data", nargs="*", help="dataset specs (see above)")
     p.add_argument("--params", nargs="+", help="parameters to fit, NAME or NAME=LOW:HIGH")
-    p.add_argument("-o", "--out", help="fitted parameter set to write (.json)")
+    p.add_argument("-o", "--out", help="fitted parameter set to write (.json); its folder must exist")
     p.add_argument("--model", default="DFN", choices=("DFN", "SPMe", "SPM"))
     p.add_argument("--thermal", default="lumped", choices=THERMAL_MODES,
                    help="measured: the cell temperature follows each dataset's measured "
@@ -115,7 +126,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--max-nfev", type=int, default=30, help="most evaluations per start")
     p.add_argument("--finite-differences", action="store_true",
                    help="Jacobian by finite differences instead of IDAKLU sensitivities")
-    p.add_argument("--plot", help="PNG of model against data")
+    p.add_argument("--plot", help="PNG of model against data (its folder must exist)")
     p.add_argument("--report", help="JSON summary of the fit")
     p.add_argument("--list", action="store_true", help="list the fittable parameters")
     p.set_defaults(func=_cmd_fit)

@@ -636,7 +636,9 @@ def _cmd_fit_ecm(args) -> int:
     from .._atomic import write_text
     from ..measured import read_measured
     from ..reduction import save_ecm
+    from ._cli import _check_out_folders
 
+    _check_out_folders(args)  # before the fit, not after it
     temps = args.temperature_C
     if temps and len(temps) not in (1, len(args.data)):
         raise InputError(f"Give one --temperature-C for all DATA or one per DATA "
@@ -688,7 +690,8 @@ def add_parser(sub):
                     "exact Jacobian; the fitted ECM is checked by simulate_ecm over every "
                     "whole record.")
     p.add_argument("data", nargs="+", help="measured records (registry names or paths)")
-    p.add_argument("-o", "--out", required=True, help="ECM file to write (.ecm.h5)")
+    p.add_argument("-o", "--out", required=True,
+                   help="ECM file to write (.ecm.h5); its folder must exist")
     p.add_argument("--temperature-C", type=float, nargs="+", default=None,
                    help="cell temperature of each record [degC] (default: from the file)")
     p.add_argument("--n-rc", type=int, default=2, help="number of RC pairs (default 2)")
@@ -698,7 +701,7 @@ def add_parser(sub):
                    help="SOC knots of the resistance tables (default: every 0.1)")
     p.add_argument("--name", default=None, help="name of the ECM")
     p.add_argument("--max-nfev", type=int, default=200, help="most model evaluations")
-    p.add_argument("--plot", help="PNG of model against data")
+    p.add_argument("--plot", help="PNG of model against data (its folder must exist)")
     p.add_argument("--report", help="JSON summary of the fit")
     p.set_defaults(func=_cmd_fit_ecm)
     return p

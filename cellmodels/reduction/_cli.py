@@ -8,22 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-__all__ = ["add_parser", "out_folder_problem", "summary"]
-
-
-def out_folder_problem(path: str | Path) -> str | None:
-    """Why ``path``'s folder cannot take the file (None if it can).
-
-    The file writers of ``reduce`` and ``export`` do not create folders: a mistyped ``-o``
-    (``/nonexisting/x.fmu``) is refused rather than creating the folder it names."""
-    parent = Path(path).parent
-    if parent.is_dir():
-        return None
-    what = "is not a folder" if parent.exists() else "does not exist"
-    return (f"the folder of -o {str(path)!r}, {str(parent)!r}, {what}; create it first "
-            "(the command writes files, not folders).")
+__all__ = ["add_parser", "summary"]
 
 
 def _refuse(message: str) -> int:
@@ -34,6 +20,7 @@ def _refuse(message: str) -> int:
 def _cmd_reduce(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .._atomic import out_folder_problem
     from .identify import ECMIdentifier
     from .io import save_ecm
 
