@@ -122,7 +122,7 @@ def test_fit_names_what_is_missing(argv, missing):
     from cellmodels.errors import InputError
 
     args = fit_args(*argv)
-    with pytest.raises(InputError) as exc:
+    with pytest.raises(InputError, match="missing: ") as exc:
         args.func(args)
     assert str(exc.value).split("; ")[1].startswith(missing)
 
@@ -183,7 +183,7 @@ def test_fit_heat_of_mixing_flag_maps_and_checks(monkeypatch, capsys):
     args = fit_args(*base, "--heat-of-mixing", "auto", "--thermal", "measured")
     with pytest.raises(InputError, match=r"--thermal measured has no heat equation"):
         args.func(args)
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit, match="^2$"):  # argparse: usage error
         fit_args(*base, "--heat-of-mixing", "on")
     assert "invalid choice: 'on' (choose from 'off', 'auto', 'quasi-steady')" in \
         capsys.readouterr().err

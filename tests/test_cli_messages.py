@@ -19,7 +19,7 @@ def test_a_failed_download_says_how_to_work_offline(tmp_path, monkeypatch):
 
     monkeypatch.setattr(data.urllib.request, "urlopen", offline)
     name = "aboutenergy_bpx/LFP/LFP_25degC_1C.csv"
-    with pytest.raises(DataError) as info:
+    with pytest.raises(DataError, match="Offline: export CELLMODELS_DATA_DIR") as info:
         data.path(name)
     msg = str(info.value)
     assert "Name or service not known" in msg
