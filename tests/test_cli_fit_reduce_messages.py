@@ -332,7 +332,7 @@ def test_reduce_checks_cutoff_margin(tmp_path, monkeypatch, capsys, margin, mess
 def test_reduce_help_documents_the_new_flags(capsys):
     from cellmodels.reduction._cli import add_parser
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit, match="^0$"):  # --help exits 0
         parser_with(add_parser).parse_args(["reduce", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--cutoff-margin V [V ...]" in text and "each in [0, 1]" in text
