@@ -11,7 +11,12 @@ The profile file layout::
 
 Writes go to a temporary file in the same folder, then an atomic rename. Reading a file of
 another schema version, or a corrupt or truncated one, raises
-:class:`~cellmodels.errors.FileFormatError`.
+:class:`~cellmodels.errors.FileFormatError`. The file starts with a 512-byte user block
+holding ``cellmodels.profile sha256=<hex>``, the SHA-256 of the bytes after it, checked
+before HDF5 reads the file: a file altered or damaged after it was written is refused
+(naming its structural fault where there is one), never read with altered values, never
+a hang; one without the block (older cellmodels) is read as before
+(:mod:`cellmodels._h5`).
 
 Measured traces are samples ``(t_k, value_k)``; each sample is held until the next one, and
 the last for the median spacing (see :meth:`Profile.from_samples`). Units are converted to
@@ -32,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _h5
 from .._atomic import atomic_path
 from .._h5 import open_checked
 from ..errors import FileFormatError, InputError, range_message, suggest
@@ -80,7 +86,7 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
                                        type(profile).__name__))
     path = Path(path)
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", userblock_size=_h5.USERBLOCK) as f:
             f.attrs["format"] = FORMAT
             f.attrs["schema_version"] = SCHEMA_VERSION
             f.attrs["name"] = profile.name
@@ -94,13 +100,21 @@ def save_profile(profile: Profile, path: str | Path) -> Path:
                 ds.attrs["unit"] = unit
             meta = f.create_group("meta")
             meta.attrs["metadata"] = json.dumps(profile.metadata, sort_keys=True)
+        _h5.write_digest(tmp, FORMAT)  # the file is final: seal it before the rename
     return path
 
 
 def load_profile(path: str | Path) -> Profile:
-    """Read a profile file written by :func:`save_profile` (same schema version)."""
+    """Read a profile file written by :func:`save_profile` (same schema version).
 
-    path = Path(path)
+    Raises :class:`~cellmodels.errors.FileFormatError` for a missing, corrupt or truncated
+    file, another format or schema version, a missing or malformed field, or content that
+    does not match the file's digest (module docstring).
+    """
+    return _h5.read_verified(path, _read_profile, what="profile", writer="save_profile")
+
+
+def _read_profile(path: Path) -> Profile:
     with open_checked(path, FORMAT, SCHEMA_VERSION, "profile") as f:
         try:
             quantity = str(f.attrs["quantity"])
@@ -113,7 +127,7 @@ def load_profile(path: str | Path) -> Profile:
             time_s = np.asarray(f["time_s"][()], dtype=float)
             values = np.asarray(f[quantity][()], dtype=float)
             metadata = json.loads(f["meta"].attrs["metadata"])
-        except (KeyError, OSError, ValueError) as exc:
+        except (KeyError, OSError, ValueError, TypeError, RuntimeError) as exc:
             raise FileFormatError(f"{path} is incomplete or corrupt: {exc}") from None
     try:
         return Profile(time_s, metadata=metadata, **{quantity: values})

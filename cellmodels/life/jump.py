@@ -28,7 +28,12 @@ from the lowest SOC of the window (checked by simulating that outage at 0.1 s st
 the BMS's limits and at least SOC >= 0: any unserved energy fails it), or its hottest cell leaves the temperature window (the BMS's
 ``temperature_max_K``, default the ECM's limit).
 
-The result (:class:`LifeResult`) is saved to HDF5 atomically.
+The result (:class:`LifeResult`) is saved to HDF5 atomically (``format =
+"cellmodels.life_result"``), behind a 512-byte user block holding
+``cellmodels.life_result sha256=<hex>``, the SHA-256 of the bytes after it, which
+:func:`load_life` checks before HDF5 reads the file: a file altered or damaged after it
+was written is refused (naming its structural fault where there is one), never a hang;
+one without the block (older cellmodels) is read as before (:mod:`cellmodels._h5`).
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _h5
 from .._atomic import atomic_path
 from .._h5 import open_checked
-from ..errors import InputError
+from ..errors import FileFormatError, InputError
 from .ageing import AgeingModel, AgeingState, WindowStress, load_model
 
 __all__ = ["LifeResult", "age_ecm", "load_life", "project_life", "soc_sequence",
@@ -109,7 +115,13 @@ class LifeResult:
         import h5py
 
         path = Path(path)
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        with atomic_path(path) as tmp:
+            self._write(tmp, h5py)
+            _h5.write_digest(tmp, FORMAT)  # the file is final: seal it before the rename
+        return path
+
+    def _write(self, tmp: str, h5py) -> None:
+        with h5py.File(tmp, "w", userblock_size=_h5.USERBLOCK) as f:
             f.attrs["format"] = FORMAT
             f.attrs["schema_version"] = SCHEMA_VERSION
             f.attrs["eol_capacity_years"] = self.eol_capacity_years
@@ -127,7 +139,6 @@ class LifeResult:
                 d = g.create_dataset(f"term_{k}", data=np.asarray(values, dtype=float))
                 d.attrs["name"] = name
                 d.attrs["unit"] = "1"
-        return path
 
     def plot(self, path: str | Path, title: str = "") -> Path:
         """Capacity and resistance against years (PNG, written atomically)."""
@@ -167,22 +178,37 @@ def _json_default(o):
 
 
 def load_life(path: str | Path) -> LifeResult:
-    """Read a :class:`LifeResult` written by :meth:`LifeResult.save`."""
+    """Read a :class:`LifeResult` written by :meth:`LifeResult.save`.
+
+    Raises :class:`~cellmodels.errors.FileFormatError` for a missing, corrupt or truncated
+    file, another format or schema version, a missing field, or content that does not
+    match the file's digest (module docstring).
+    """
+    return _h5.read_verified(path, _read_life, what="life result", writer="LifeResult.save",
+                             remedy="Run the projection (project_life) again.")
+
+
+def _read_life(path: Path) -> LifeResult:
     with open_checked(path, FORMAT, SCHEMA_VERSION, "life result") as f:
-        arrays = {k: np.asarray(f[k]) for k in ("time_s", "capacity_fraction",
-                                                 "resistance_factor", "efc", "reservoir_m3",
-                                                 "temperature_max_K", "ride_through_ok")}
-        arrays["ride_through_ok"] = arrays["ride_through_ok"].astype(bool)
-        terms = {}
-        if "terms" in f:
-            for k in range(len(f["terms"])):
-                d = f["terms"][f"term_{k}"]
-                terms[str(d.attrs["name"])] = np.asarray(d)
-        return LifeResult(**arrays, terms=terms,
-                          eol_capacity_years=float(f.attrs["eol_capacity_years"]),
-                          eol_capability_years=float(f.attrs["eol_capability_years"]),
-                          eol_capability_reason=str(f.attrs["eol_capability_reason"]),
-                          info=json.loads(f.attrs["info"]))
+        try:
+            arrays = {k: np.asarray(f[k]) for k in ("time_s", "capacity_fraction",
+                                                     "resistance_factor", "efc",
+                                                     "reservoir_m3", "temperature_max_K",
+                                                     "ride_through_ok")}
+            arrays["ride_through_ok"] = arrays["ride_through_ok"].astype(bool)
+            terms = {}
+            if "terms" in f:
+                for k in range(len(f["terms"])):
+                    d = f["terms"][f"term_{k}"]
+                    terms[str(d.attrs["name"])] = np.asarray(d)
+            return LifeResult(**arrays, terms=terms,
+                              eol_capacity_years=float(f.attrs["eol_capacity_years"]),
+                              eol_capability_years=float(f.attrs["eol_capability_years"]),
+                              eol_capability_reason=str(f.attrs["eol_capability_reason"]),
+                              info=json.loads(f.attrs["info"]))
+        except (KeyError, OSError, ValueError, TypeError, RuntimeError) as exc:
+            raise FileFormatError(f"The life result file {path} is incomplete or corrupt "
+                                  f"({exc}).") from None
 
 
 # ======================================================================================

@@ -29,13 +29,12 @@ file of another schema version, or a corrupt or truncated one, raises
 
 Content digest. The file starts with a 512-byte HDF5 user block (which HDF5 skips: every
 HDF5 reader, older cellmodels included, reads the file as before) holding
-``cellmodels.ecm sha256=<hex>``, the SHA-256 of the bytes after it. :func:`load_ecm`
-checks it before HDF5 reads the file. A file that fails it is refused: named by its
-structural fault where there is one (another schema version, a missing table; found by
-reading it in a child process, because a damaged attribute can send the HDF5 library into
-an endless loop), else as altered or damaged (a table's numbers, an attribute): never
-loaded with the altered numbers, and never a hang. A file without the block (written
-before it existed) is read without that check.
+``cellmodels.ecm sha256=<hex>``, the SHA-256 of the bytes after it (a study keys its
+points on the SHA-256 of the whole ECM file: this layout stays as it is). :func:`load_ecm`
+checks it before HDF5 reads the file; a file that fails it is refused, named by its
+structural fault where there is one, never loaded with altered numbers and never a hang;
+a file without the block is read without that check. The machinery, shared by every
+cellmodels HDF5 format, is in :mod:`cellmodels._h5` (its module docstring says how).
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _h5
 from .._atomic import atomic_path
 from .._h5 import open_checked
 from ..errors import FileFormatError, ParameterError
@@ -66,51 +66,11 @@ _OPTIONAL = {"ct_R_Ohm": "Ohm", "ct_i0_A": "A"}  # schema 2 and 3
 _SCALARS = ("capacity_Ah", "reference_temperature_K", "thermal_mass_J_per_K",
             "heat_transfer_W_per_K")
 _DICTS = ("limits", "validity", "error", "provenance")
-#: Size of the HDF5 user block that holds the content digest [bytes].
-USERBLOCK = 512
-_DIGEST_TAG = b"cellmodels.ecm sha256="
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def _write_digest(path: str | Path) -> None:
-    """Write the SHA-256 of everything after the user block into the user block."""
-    import hashlib
-
-    with open(path, "r+b") as fh:
-        head = fh.read(USERBLOCK)
-        if len(head) != USERBLOCK or head.strip(b"\0"):
-            raise RuntimeError(f"{path}: the HDF5 user block is missing or not empty.")
-        digest = hashlib.sha256(fh.read()).hexdigest().encode()
-        fh.seek(0)
-        fh.write((_DIGEST_TAG + digest + b"\n").ljust(USERBLOCK, b"\0"))
-
-
-def _digest_problem(path: Path) -> str | None:
-    """Why the file's content digest (user block) does not match its bytes, or None (it
-    matches, or the file has no digest: written before it existed, or not ours)."""
-    import hashlib
-
-    if not path.is_file():
-        return None  # open_checked names the missing file
-    with open(path, "rb") as fh:
-        head = fh.read(USERBLOCK)
-        if not head.startswith(_DIGEST_TAG):
-            if (len(head) == USERBLOCK and not head.startswith(_HDF5_SIGNATURE)
-                    and fh.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE):
-                return (f"{path} is corrupt: its content digest (the first {USERBLOCK} bytes) "
-                        "is damaged.")
-            return None
-        if len(head) < USERBLOCK:
-            return (f"{path} is truncated: it holds {len(head)} bytes, fewer than its "
-                    f"{USERBLOCK}-byte header (corrupt or truncated).")
-        rest = fh.read()
-    recorded = head[len(_DIGEST_TAG):].split(b"\n", 1)[0].decode("ascii", "replace")
-    found = hashlib.sha256(rest).hexdigest()
-    if recorded == found:
-        return None
-    return (f"{path} is corrupt or truncated: the SHA-256 of its {len(rest)} bytes of content "
-            f"is {found}, but the file records {recorded!r} (written by save_ecm). Write the "
-            "ECM again from its source.")
+#: Size of the HDF5 user block that holds the content digest [bytes] (see cellmodels._h5).
+USERBLOCK = _h5.USERBLOCK
+#: Longest wait for HDF5 to read a file that failed its digest [s] (a healthy read takes
+#: milliseconds; a damaged attribute can make the HDF5 library loop forever).
+DIAGNOSE_TIMEOUT_S = _h5.DIAGNOSE_TIMEOUT_S
 
 
 def save_ecm(ecm: ECM, path: str | Path) -> Path:
@@ -120,7 +80,7 @@ def save_ecm(ecm: ECM, path: str | Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         _write_hdf5(ecm, tmp, h5py)
-        _write_digest(tmp)
+        _h5.write_digest(tmp, FORMAT)
     return path
 
 
@@ -154,73 +114,9 @@ def load_ecm(path: str | Path) -> ECM:
     file, another format or schema version, a missing or malformed field, an invalid ECM,
     or content that does not match the file's digest (see the module docstring).
     """
-    path = Path(path)
-    problem = _digest_problem(path)
-    if problem is None:
-        return _read(path)
-    # The file was changed after it was written. Name what is wrong with it if the
-    # structural checks can (another schema version, a missing table); else (it reads, or
-    # HDF5 does not finish) its values were altered or damaged: say so.
-    raise FileFormatError(_diagnose(path) or problem)
-
-
-#: Longest wait for HDF5 to read a file that failed its digest [s] (a healthy read takes
-#: milliseconds; a damaged attribute can make the HDF5 library loop forever).
-DIAGNOSE_TIMEOUT_S = 10.0
-
-
-def _diagnose(path: Path) -> str | None:
-    """The structural error of a file that failed its digest, or None if it reads (or HDF5
-    does not finish within :data:`DIAGNOSE_TIMEOUT_S`). Read in a forked child process, so
-    that a loop inside the HDF5 library on a damaged attribute cannot hang the caller;
-    where fork is not available, in this process."""
-    import multiprocessing as mp
-
-    try:
-        ctx = mp.get_context("fork")
-    except ValueError:
-        ctx = None
-    proc = None
-    if ctx is not None:
-        recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_diagnose_child, args=(path, send), daemon=True)
-        try:
-            proc.start()
-        except (AssertionError, OSError):  # e.g. inside a daemonic worker: no children
-            recv.close()
-            proc = None
-        finally:
-            send.close()
-    if proc is None:
-        try:
-            _read(path)
-        except FileFormatError as exc:
-            return str(exc)
-        return None
-    kind, text = "timeout", None
-    try:
-        if recv.poll(DIAGNOSE_TIMEOUT_S):
-            kind, text = recv.recv()
-    except (EOFError, OSError):
-        kind = "died"
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
-        recv.close()
-    return text if kind == "error" else None
-
-
-def _diagnose_child(path: Path, conn) -> None:
-    try:
-        _read(path)
-        conn.send(("ok", None))
-    except FileFormatError as exc:
-        conn.send(("error", str(exc)))
-    except BaseException as exc:  # noqa: BLE001 - reported as "not readable" by the parent
-        conn.send(("other", repr(exc)))
-    finally:
-        conn.close()
+    # DIAGNOSE_TIMEOUT_S is read here, at the call (tests shorten it)
+    return _h5.read_verified(path, _read, what="ECM", writer="save_ecm",
+                             timeout_s=DIAGNOSE_TIMEOUT_S)
 
 
 def _read(path: Path) -> ECM:

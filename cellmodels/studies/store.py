@@ -21,6 +21,17 @@ Layout (``format = "cellmodels-study"``, ``schema_version = 1``)::
 
 A part file has the same ``/points/<id>`` groups, for the points finished since the part
 before, and ``format = "cellmodels-study-point"``.
+
+Content digest. Both files start with a 512-byte user block holding ``<format>
+sha256=<hex>``, the SHA-256 of the bytes after it (:mod:`cellmodels._h5`), written once
+the file is final: a part just before its rename; the study file after each append (to
+the copy, just before the rename). It is checked before HDF5 reads either file, and before
+the study file is copied to be appended to (an append never seals a damaged file as
+sound): a file altered or damaged after it was written is refused with
+:class:`~cellmodels.errors.FileFormatError` naming it (and its structural fault where
+there is one), never a hang; a damaged part is not merged (it stays, and
+:func:`load_study` names it). Files without the block (older cellmodels) are read as
+before; a study file without it gets one at its next append.
 """
 
 from __future__ import annotations
@@ -30,12 +41,12 @@ import datetime as _dt
 import fcntl
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .. import _h5
 from .._atomic import atomic_path
 from .._h5 import open_checked
 from ..errors import FileFormatError, InputError
@@ -45,6 +56,12 @@ __all__ = ["PointResult", "StudyResults", "load_study"]
 FORMAT = "cellmodels-study"
 PART_FORMAT = "cellmodels-study-point"
 SCHEMA_VERSION = 1
+# how digest failures are worded (cellmodels._h5.digest_problem)
+_STUDY = {"what": "study", "writer": "run_study",
+          "remedy": "Move it aside and run the study again."}
+_PART = {"what": "study part", "writer": "run_study",
+         "remedy": "Delete it: a rerun of the study computes its points again."}
+_DAMAGE = (KeyError, OSError, ValueError, TypeError, RuntimeError)  # HDF5 / JSON on bad data
 
 
 def parts_dir(path: Path) -> Path:
@@ -142,12 +159,14 @@ def write_part(path: Path, points: dict) -> Path:
     import h5py
 
     target = parts_dir(path) / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.h5"
-    with atomic_path(target) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["format"] = PART_FORMAT
-        f.attrs["schema_version"] = SCHEMA_VERSION
-        grp = f.create_group("points")
-        for pid, point in points.items():
-            _write_point(grp.create_group(pid), point)
+    with atomic_path(target) as tmp:
+        with h5py.File(tmp, "w", userblock_size=_h5.USERBLOCK) as f:
+            f.attrs["format"] = PART_FORMAT
+            f.attrs["schema_version"] = SCHEMA_VERSION
+            grp = f.create_group("points")
+            for pid, point in points.items():
+                _write_point(grp.create_group(pid), point)
+        _h5.write_digest(tmp, PART_FORMAT)  # final: seal it before the rename
     return target
 
 
@@ -164,28 +183,40 @@ def create_or_check(path: Path, kind: str, name: str, config_json: str, cells: d
     from .. import __version__
 
     if path.exists():
-        with open_checked(path, FORMAT, SCHEMA_VERSION, "study") as f:
-            found = str(f.attrs["kind"])
-            known = {k.replace("|", "/") for k in f["cells"]} if "cells" in f else set()
+        found, known = _h5.read_verified(path, _read_kind_and_cells, **_STUDY)
         if found != kind:
             raise InputError(f"{path} holds a {found!r} study; this is a {kind!r} study. "
                              "Give another output file.")
         missing = {k: v for k, v in cells.items() if k not in known}
         if missing:
             with atomic_path(path) as tmp:
-                shutil.copyfile(path, tmp)
+                _h5.sealed_copy(path, tmp, _read_study_file, **_STUDY)
                 with h5py.File(tmp, "a") as f:
                     _write_cells(f, missing)
+                _h5.write_digest(tmp, FORMAT)  # final: seal it before the rename
         return
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["schema_version"] = SCHEMA_VERSION
-        f.attrs["kind"] = kind
-        f.attrs["name"] = name
-        f.attrs["config"] = config_json
-        f.attrs["cellmodels_version"] = __version__
-        f.create_group("points")
-        _write_cells(f, cells)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w", userblock_size=_h5.USERBLOCK) as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["schema_version"] = SCHEMA_VERSION
+            f.attrs["kind"] = kind
+            f.attrs["name"] = name
+            f.attrs["config"] = config_json
+            f.attrs["cellmodels_version"] = __version__
+            f.create_group("points")
+            _write_cells(f, cells)
+        _h5.write_digest(tmp, FORMAT)  # final: seal it before the rename
+
+
+def _read_kind_and_cells(path: Path) -> tuple[str, set]:
+    with open_checked(path, FORMAT, SCHEMA_VERSION, "study") as f:
+        try:
+            kind = str(f.attrs["kind"])
+            known = {k.replace("|", "/") for k in f["cells"]} if "cells" in f else set()
+        except _DAMAGE as exc:
+            raise FileFormatError(f"The study file {path} is incomplete or corrupt "
+                                  f"({exc}).") from None
+    return kind, known
 
 
 def _write_cells(f, cells: dict) -> None:
@@ -210,10 +241,12 @@ def merge_parts(path: Path) -> int:
         return 0
     merged = []
     with atomic_path(path) as tmp:
-        shutil.copyfile(path, tmp)
+        _h5.sealed_copy(path, tmp, _read_study_file, **_STUDY)
         with h5py.File(tmp, "a") as dst:
             points = dst.require_group("points")
             for part in parts:
+                if _h5.digest_problem(part, **_PART) is not None:
+                    continue  # damaged after it was written: left for load_study to name
                 try:
                     src = h5py.File(part, "r")
                 except OSError:
@@ -224,6 +257,7 @@ def merge_parts(path: Path) -> int:
                             del points[pid]  # a retried point replaces its failure
                         src.copy(src["points"][pid], points, name=pid)
                 merged.append(part)
+        _h5.write_digest(tmp, FORMAT)  # final: seal it before the rename
     for part in merged:
         part.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
@@ -234,28 +268,46 @@ def merge_parts(path: Path) -> int:
 def load_study(path: str | Path) -> StudyResults:
     """Read a study file and any parts not yet merged into it (a killed run's last points).
 
-    Raises :class:`FileFormatError` for a missing, corrupt or foreign file.
+    Raises :class:`FileFormatError` for a missing, corrupt, truncated or foreign file or
+    part, or one whose content does not match its digest (module docstring).
     """
+    path = Path(path)
+    res = _h5.read_verified(path, _read_study_file, **_STUDY)
+    for part in _part_files(path):
+        res.points.update(_h5.read_verified(part, _read_part, **_PART))
+    return res
+
+
+def _read_study_file(path: Path) -> StudyResults:
+    with open_checked(path, FORMAT, SCHEMA_VERSION, "study") as f:
+        try:
+            res = StudyResults(path=path, kind=str(f.attrs["kind"]),
+                               name=str(f.attrs["name"]), config=json.loads(f.attrs["config"]))
+            for label, g in f.get("cells", {}).items():
+                res.cells[label.replace("|", "/")] = {k: str(v) for k, v in g.attrs.items()}
+            for pid, g in f["points"].items():
+                res.points[pid] = _read_point(pid, g)
+        except _DAMAGE as exc:
+            raise FileFormatError(f"The study file {path} is incomplete or corrupt "
+                                  f"({exc}).") from None
+    return res
+
+
+def _read_part(part: Path) -> dict[str, PointResult]:
     import h5py
 
-    path = Path(path)
-    with open_checked(path, FORMAT, SCHEMA_VERSION, "study") as f:
-        res = StudyResults(path=path, kind=str(f.attrs["kind"]), name=str(f.attrs["name"]),
-                           config=json.loads(f.attrs["config"]))
-        for label, g in f.get("cells", {}).items():
-            res.cells[label.replace("|", "/")] = {k: str(v) for k, v in g.attrs.items()}
-        for pid, g in f["points"].items():
-            res.points[pid] = _read_point(pid, g)
-    for part in _part_files(path):
+    try:
+        src = h5py.File(part, "r")
+    except OSError as exc:
+        raise FileFormatError(f"{part} is not a readable HDF5 file: {exc}") from None
+    with src:
+        if src.attrs.get("format") != PART_FORMAT:
+            raise FileFormatError(f"{part} is not a study point file.")
         try:
-            with h5py.File(part, "r") as src:
-                if src.attrs.get("format") != PART_FORMAT:
-                    raise FileFormatError(f"{part} is not a study point file.")
-                for pid, g in src["points"].items():
-                    res.points[pid] = _read_point(pid, g)
-        except OSError as exc:
-            raise FileFormatError(f"{part} is not a readable HDF5 file: {exc}") from None
-    return res
+            return {pid: _read_point(pid, g) for pid, g in src["points"].items()}
+        except _DAMAGE as exc:
+            raise FileFormatError(f"The study part {part} is incomplete or corrupt "
+                                  f"({exc}).") from None
 
 
 @contextlib.contextmanager

@@ -32,7 +32,11 @@ Metrics (:meth:`UPSResult.metrics`), SI units:
 
 The HDF5 file (:meth:`UPSResult.save`, :func:`load_result`): written atomically (a
 temporary file, then a rename), ``format = "cellmodels.ups_result"``, ``schema_version``,
-units as ``unit`` attributes::
+units as ``unit`` attributes; a 512-byte user block in front holds
+``cellmodels.ups_result sha256=<hex>``, the SHA-256 of the bytes after it, checked before
+HDF5 reads the file: a file altered or damaged after it was written is refused (naming its
+structural fault where there is one), never a hang; one without the block (older
+cellmodels) is read as before (:mod:`cellmodels._h5`)::
 
     /                attrs: format, schema_version, ecm_name, dt_s, n_steps,
                             decimation_s, spectral_dt_s, status, message, success,
@@ -56,6 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _h5
 from .._atomic import atomic_path
 from .._h5 import open_checked
 from ..errors import FileFormatError, InputError
@@ -419,7 +424,13 @@ class UPSResult:
         import h5py
 
         path = Path(path)
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        with atomic_path(path) as tmp:
+            self._write(tmp, h5py)
+            _h5.write_digest(tmp, FORMAT)  # the file is final: seal it before the rename
+        return path
+
+    def _write(self, tmp: str, h5py) -> None:
+        with h5py.File(tmp, "w", userblock_size=_h5.USERBLOCK) as f:
             f.attrs["format"] = FORMAT
             f.attrs["schema_version"] = SCHEMA_VERSION
             f.attrs["ecm_name"] = self.ecm_name
@@ -463,13 +474,20 @@ class UPSResult:
             for name, a in self.cells.items():
                 ds = g.create_dataset(name, data=np.asarray(a))
                 ds.attrs["unit"] = _CELL_UNITS[name]
-        return path
 
 
 def load_result(path: str | Path) -> UPSResult:
-    """Read a file written by :meth:`UPSResult.save` (same schema version)."""
+    """Read a file written by :meth:`UPSResult.save` (same schema version).
 
-    path = Path(path)
+    Raises :class:`~cellmodels.errors.FileFormatError` for a missing, corrupt or truncated
+    file, another format or schema version, a missing field, or content that does not
+    match the file's digest (module docstring).
+    """
+    return _h5.read_verified(path, _read_result, what="UPS result", writer="UPSResult.save",
+                             remedy="Run the simulation again and save its result.")
+
+
+def _read_result(path: Path) -> UPSResult:
     with open_checked(path, FORMAT, SCHEMA_VERSION, "UPS result") as f:
         try:
             full = None
@@ -488,6 +506,6 @@ def load_result(path: str | Path) -> UPSResult:
                 run=json.loads(f.attrs["run"]), config=json.loads(f.attrs["config"]),
                 full=full, status=int(f.attrs["status"]), message=str(f.attrs["message"]),
                 success=bool(f.attrs["success"]))
-        except (KeyError, OSError, ValueError) as exc:
+        except (KeyError, OSError, ValueError, TypeError, RuntimeError) as exc:
             raise FileFormatError(f"The UPS result file {path} is incomplete or corrupt "
                                   f"({exc}).") from None
