@@ -1525,7 +1525,12 @@ def save_fitted(result: FitResult, cell: Cell | str, path: str | Path, *,
         + f"; {result.n_evaluations} evaluations, gradient by {result.gradient}."
     )
     provenance = {}
+    # Nuisance values (fit_balance's per-curve start charge and series resistance) were
+    # fitted with the cell's but belong to the records, not to the set.
+    nuisance = set(result.meta.get("nuisance", ()))
     for k, nm in enumerate(result.names):
+        if nm in nuisance:
+            continue
         lo, hi = result.bounds[nm]
         ci = result.ci95[nm]
         tgt = _target(nm)
@@ -1554,7 +1559,8 @@ def save_fitted(result: FitResult, cell: Cell | str, path: str | Path, *,
         }
         if rng is None:
             del provenance[nm]["range"]
-    doc = _fitted_document(cell, result.values, provenance)
+    values = {nm: v for nm, v in result.values.items() if nm not in nuisance}
+    doc = _fitted_document(cell, values, provenance)
     meta = doc["cellmodels"]
     meta["name"] = name or f"{cell.name}_fitted"
     meta.setdefault("references", {})[ref_key] = reference

@@ -210,8 +210,13 @@ class ExperimentResidual:
     cutoff_V: float | None = None  #: the record's lower cut-off (its last voltage on a discharge)
     cutoff_handling: str = ""
     role: str = "fit"  #: "fit" or "prediction"
+    #: Charge passed at each sample [A.h], for a record that is a curve against charge (an
+    #: OCV table: ``time_s`` is then NaN); by default the current's integral over time.
+    charge_Ah: np.ndarray | None = field(default=None, repr=False)
 
     def _charge_Ah(self) -> np.ndarray:
+        if self.charge_Ah is not None:
+            return np.asarray(self.charge_Ah, dtype=float)
         t, i = self.time_s, self.current_A
         q = np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t))])
         return q / 3600.0
@@ -616,7 +621,12 @@ def plot_experiments(experiments: Sequence[ExperimentResidual], path: str | Path
                              squeeze=False, sharex="col")
     for c, e in enumerate(exps):
         t = e.time_s
-        tu, tl = (t / 3600.0, "time [h]") if t[-1] - t[0] > 3 * 3600 else (t, "time [s]")
+        if e.charge_Ah is not None:
+            tu, tl = e.charge_Ah, "charge passed [A.h]"
+        elif t[-1] - t[0] > 3 * 3600:
+            tu, tl = t / 3600.0, "time [h]"
+        else:
+            tu, tl = t, "time [s]"
         ax = axes[0, c]
         ax.plot(tu, e.voltage_measured_V, "k.", ms=2, label="measured")
         ax.plot(tu, e.voltage_model_V, "C1-", lw=1.2, label="model")
