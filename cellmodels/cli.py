@@ -238,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="keep every step, not only bins")
     p.set_defaults(func=_cmd_ups)
 
+    from .fitting._cli import add_balance_parser
     from .fitting._cli import add_parser as add_fit_parser
     from .fitting.ecm_hppc import add_parser as add_fit_ecm_parser
     from .life._cli import add_parser as add_life_parser
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fit_parser(sub)
     add_fit_ecm_parser(sub)
+    add_balance_parser(sub)
     add_life_parser(sub)
     add_study_parser(sub)
 

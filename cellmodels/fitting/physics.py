@@ -1515,9 +1515,16 @@ def save_fitted(result: FitResult, cell: Cell | str, path: str | Path, *,
     files_list = list(files.values())
     ref_key = f"cellmodels_fit_{stamp}"
     file_text = "; ".join(f"{f['name']} (sha256 {f['sha256']})" for f in files_list)
+    # Nuisance values (fit_balance's per-curve start charge and series resistance) were
+    # fitted with the cell's but belong to the records, not to the set.
+    nuisance = set(result.meta.get("nuisance", ()))
+    own = [nm for nm in result.names if nm not in nuisance]
+    fitter = result.meta.get("fitter", "cellmodels.fitting.fit_physics")
     reference = (
-        f"Fitted with cellmodels {__version__} on {when}: {', '.join(result.names)} of set "
-        f"{cell.name} (sha256 {cell.sha256}) fitted together to {file_text}, "
+        f"Fitted with cellmodels {__version__} ({fitter}) on {when}: {', '.join(own)} of set "
+        f"{cell.name} (sha256 {cell.sha256}) fitted together"
+        + (f" (with the records' own {', '.join(sorted(nuisance))})" if nuisance else "")
+        + f" to {file_text}, "
         f"{result.meta.get('model', '')} model, {result.meta.get('thermal', '')} thermal"
         + (f" with heat_of_mixing={result.meta['heat_of_mixing']!r} (simulate it so: its "
            "thermal values were fitted with that heat source)"
@@ -1525,9 +1532,6 @@ def save_fitted(result: FitResult, cell: Cell | str, path: str | Path, *,
         + f"; {result.n_evaluations} evaluations, gradient by {result.gradient}."
     )
     provenance = {}
-    # Nuisance values (fit_balance's per-curve start charge and series resistance) were
-    # fitted with the cell's but belong to the records, not to the set.
-    nuisance = set(result.meta.get("nuisance", ()))
     for k, nm in enumerate(result.names):
         if nm in nuisance:
             continue
@@ -1540,14 +1544,14 @@ def save_fitted(result: FitResult, cell: Cell | str, path: str | Path, *,
             numeric = isinstance(b, int | float) and not isinstance(b, bool)
             rng = sorted([lo * float(b), hi * float(b)]) if numeric else None
         provenance[nm] = {
-            "source": f"{ref_key}: least-squares fit (cellmodels.fitting.fit_physics)",
+            "source": f"{ref_key}: least-squares fit ({fitter})",
             "range": rng,
             "fit": {
                 "value": result.values[nm],
                 "initial": result.initial[nm],
                 "ci95": [v if math.isfinite(v) else None for v in ci],
                 "scaling": result.scaling[k],
-                "fitted_together": list(result.names),
+                "fitted_together": own,
                 "not_separable": nm in result.not_separable,
                 "at_bound": nm in result.at_bound,
                 "files": files_list,

@@ -1,4 +1,5 @@
-"""Reader of the WMG (University of Warwick) LG M50 pulse tests, and their pulse resistance.
+"""Readers of the WMG (University of Warwick) LG M50 pulse tests (and their pulse resistance)
+and OCV table.
 
 The file is ``LGM50_5Ah_Pulse.mat`` of WDWidanage/Simscape-Battery-Library (registry name
 :data:`PULSE_FILE`, MIT licence; see ``SOURCES.md``): LG INR21700-M50 cells (5 Ah,
@@ -35,6 +36,10 @@ What the file holds, as read here (checked by ``tests/test_lgm50.py``):
 Every :class:`~cellmodels.measured.Dataset` has ``time_s = 0`` at the first sample of the
 pulse step (the rest before it at negative times), current discharge positive [A],
 voltage [V], cell temperature [K] and the step labels.
+
+The OCV table is ``LGM50_5Ah_OCV.mat`` of the same repository (registry name
+:data:`OCV_FILE`), read by :func:`read_ocv_table` as an
+:class:`~cellmodels.fitting.balance.OCVCurve`.
 """
 
 from __future__ import annotations
@@ -51,16 +56,21 @@ from ..errors import DataError
 from .dataset import Dataset
 
 __all__ = [
+    "OCV_FILE",
     "PULSE_FILE",
     "PulseResistance",
     "pulse_resistance",
     "pulse_resistances",
+    "read_ocv_table",
     "read_pulses",
     "summarise",
 ]
 
 #: Registry name (see :mod:`cellmodels.data`) of the pulse file.
 PULSE_FILE = "lgm50_wmg_widanage/LGM50_5Ah_Pulse.mat"
+#: Registry name of the OCV table file.
+OCV_FILE = "lgm50_wmg_widanage/LGM50_5Ah_OCV.mat"
+_OCV_ROOT = "LGM50_5Ah_OCV"
 _ROOT = "LGM50_5Ah_Pulse"
 _COLUMNS = ("Step", "ProgTime", "Voltage", "Current", "LogTemp001")
 #: A step whose median |current| exceeds this is a pulse [A]; the rest steps read 0 A.
@@ -73,7 +83,7 @@ _CURRENT_TOLERANCE = 0.02
 _END_TOLERANCE_S = 0.05
 
 
-def _load_struct(path: Path) -> dict:
+def _load_struct(path: Path, root_name: str = _ROOT) -> dict:
     import scipy.io
 
     try:
@@ -82,10 +92,10 @@ def _load_struct(path: Path) -> dict:
         raise DataError(f"{path}: not a MATLAB v5 file ({exc}).") from None
     except Exception as exc:  # noqa: BLE001 - scipy.io raises many types on a damaged file
         raise DataError(f"{path}: cannot read it as a MATLAB file ({exc}).") from None
-    root = content.get(_ROOT)
+    root = content.get(root_name)
     if not isinstance(root, dict):
         found = sorted(k for k in content if not k.startswith("__"))
-        raise DataError(f"{path}: no struct '{_ROOT}' in the file (found {found}).")
+        raise DataError(f"{path}: no struct '{root_name}' in the file (found {found}).")
     return root
 
 
@@ -258,6 +268,107 @@ def read_pulses(path: str | Path | None = None) -> list[Dataset]:
     if not out:
         raise DataError(f"{source}: no pulse records in the file.")
     return out
+
+
+def read_ocv_table(temperature_C: float = 25, path: str | Path | None = None, *,
+                   capacity_Ah: float | None = None):
+    """The WMG LG M50 mean OCV table at ``temperature_C`` as an OCV curve.
+
+    The file (``LGM50_5Ah_OCV.mat``, registry name :data:`OCV_FILE`) holds one struct,
+    ``LGM50_5Ah_OCV.T25``, with ``refSoC`` (SOC in percent, 0 to 100 in steps of 1),
+    ``meanOCV`` [V] (the mean of the charge and discharge branches) and ``meanHys`` [V]
+    (half their gap; not used here: the mean is what an equilibrium OCP is fitted to).
+    Only 25 degC exists.
+
+    The SOC basis (the charge that 100 % of ``refSoC`` stands for) is not stated in the
+    source. Assumed here: the 25 degC 0.1C discharge capacity of the same cells in the same
+    repository's ``LGM50_5Ah_RateTest.mat``, coulomb-counted from
+    :func:`cellmodels.fitting.rate_test` ``(25, "0p1C")``: 4.9446 A.h (from its rest at
+    ~4.18 V to 2.5 V). Give ``capacity_Ah`` to use another basis.
+
+    Parameters
+    ----------
+    temperature_C : float
+        Chamber temperature of the table [degC]; 25 is the only one in the file.
+    path : str or Path, optional
+        A file with the layout of ``LGM50_5Ah_OCV.mat``. Default: the registered file,
+        found (and hash-checked) by :func:`cellmodels.data.path`.
+    capacity_Ah : float, optional
+        SOC basis [A.h]; default the coulomb count above (which reads the registered rate
+        test file).
+
+    Returns
+    -------
+    OCVCurve
+        :meth:`~cellmodels.fitting.balance.OCVCurve.from_table`: charge passed from the
+        table's 100 % SOC [A.h], ``meanOCV``, zero current, ``temperature_C`` in kelvin.
+        Its ``source`` is the registry name (so :func:`~cellmodels.fitting.save_fitted`
+        records the file's registered sha256 and origin) or the given path.
+
+    Raises
+    ------
+    DataError
+        The file is missing, unreadable or fails its hash; it has no table at
+        ``temperature_C`` (the message lists those it has); a column is missing, not
+        numeric, of another length, non-finite, or out of range (``refSoC`` in [0, 100],
+        ``meanOCV`` in [2, 5] V).
+    """
+    from ..fitting.balance import OCVCurve  # lazily: cellmodels.fitting imports measured
+
+    if isinstance(temperature_C, bool) or not isinstance(temperature_C, int | float) \
+            or not math.isfinite(temperature_C):
+        raise DataError(f"The 'temperature_C' of read_ocv_table must be a number [degC]. Got "
+                        f"{temperature_C!r} instead.")
+    if path is None:
+        from .. import data
+
+        file = data.path(OCV_FILE)
+        source = OCV_FILE
+    else:
+        file = Path(path)
+        source = str(file)
+        if not file.is_file():
+            raise DataError(f"No OCV table file at {file}.")
+    root = _load_struct(file, _OCV_ROOT)
+    label = f"T{float(temperature_C):g}"
+    if label not in root:
+        have = ", ".join(f"{k} ({k[1:]} degC)" for k in sorted(root)) or "none"
+        raise DataError(f"{source}: no OCV table at {float(temperature_C):g} degC ({label}); "
+                        f"the file holds {have}.")
+    table = root[label]
+    where = f"{source}: {_OCV_ROOT}.{label}"
+    if not isinstance(table, dict):
+        raise DataError(f"{where} is not a struct.")
+    cols = {}
+    for name in ("refSoC", "meanOCV"):
+        if name not in table:
+            raise DataError(f"{where}: column '{name}' is missing (found {sorted(table)}).")
+        try:
+            cols[name] = np.atleast_1d(np.asarray(table[name], dtype=float)).ravel()
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: column '{name}' is not numeric.") from None
+        bad = np.flatnonzero(~np.isfinite(cols[name]))
+        if bad.size:
+            raise DataError(f"{where}: column '{name}' holds {cols[name][bad[0]]!r} at sample "
+                            f"{int(bad[0])}; NaN and inf are not allowed.")
+    soc, ocv = cols["refSoC"], cols["meanOCV"]
+    if soc.size != ocv.size or soc.size < 3:
+        raise DataError(f"{where}: 'refSoC' has {soc.size} samples and 'meanOCV' {ocv.size}; "
+                        "they must be equal and at least 3.")
+    for name, arr, lo, hi, unit in (("refSoC", soc, 0.0, 100.0, "%"),
+                                    ("meanOCV", ocv, 2.0, 5.0, "V")):
+        k = int(np.argmax((arr < lo) | (arr > hi)))
+        if arr[k] < lo or arr[k] > hi:
+            raise DataError(f"{where}: column '{name}' must lie in [{lo:g}, {hi:g}] {unit}. "
+                            f"Got {arr[k]!r} at sample {k} instead.")
+    if capacity_Ah is None:
+        from ..fitting.datasets import rate_test
+
+        capacity_Ah = float(rate_test(25, "0p1C").discharged_Ah()[-1])
+    return OCVCurve.from_table(
+        name=f"LG M50 OCV {float(temperature_C):g}degC (WMG mean)", source=source,
+        soc=soc / 100.0, voltage_V=ocv, capacity_Ah=capacity_Ah,
+        temperature_K=273.15 + float(temperature_C))
 
 
 @dataclass(frozen=True)
