@@ -78,6 +78,12 @@ def test_an_unknown_data_spec_is_refused_listing_the_forms(tmp_path, capsys):
     assert "Did you mean 'wmg-ocv:T25'" in err
 
 
+def test_a_pulse_record_is_not_an_ocv(tmp_path, capsys):
+    assert main(["fit-balance", "lgm50", "wmg-pulse:T25:SoC5:Cell1", "-o",
+                 str(tmp_path / "x.json")]) == 2
+    assert "10 s current pulse, not an OCV" in capsys.readouterr().err
+
+
 def test_an_ocv_table_at_a_temperature_the_file_lacks_lists_what_it_has(tmp_path, capsys):
     assert main(["fit-balance", "lgm50", "wmg-ocv:T10", "-o", str(tmp_path / "x.json")]) == 2
     assert "no OCV table at 10 degC (T10); the file holds T25 (25 degC)" in \

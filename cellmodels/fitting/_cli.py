@@ -170,7 +170,7 @@ _OCV_SPEC = re.compile(r"wmg-ocv:T(-?\d+(?:\.\d+)?)")
 _TABLE_COLUMNS = ("charge_Ah", "voltage_V", "temperature_K")
 #: Largest spread of a table's temperature column [K]: an OCV table is at one temperature.
 _TABLE_T_SPREAD_K = 1.0
-_DATA_FORMS = ("'wmg-ocv:T25', 'wmg-rate:T25:0p1C', 'wmg-pulse:T25:SoC5:Cell1', a .csv "
+_DATA_FORMS = ("'wmg-ocv:T25', 'wmg-rate:T25:0p1C', a .csv "
                "record with columns time_s,current_A,voltage_V[,temperature_K] or a .csv OCV "
                "table with columns charge_Ah,voltage_V[,temperature_K]")
 
@@ -288,7 +288,10 @@ def curve_from_spec(spec: str, *, window: tuple[float, float] | None = None,
     is_csv = body.lower().endswith(".csv")
     if is_csv and Path(body).is_file() and "charge_Ah" in _csv_header(Path(body)):
         return _windowed(_ocv_table_csv(Path(body), weight, temperature_K), window, spec)
-    if not (is_csv or body.startswith(("wmg-rate:", "wmg-pulse:"))):
+    if body.startswith("wmg-pulse:"):
+        raise InputError(f"The DATA argument {spec!r} is a 10 s current pulse, not an OCV or a "
+                         f"slow discharge: fit-balance reads {_DATA_FORMS}.")
+    if not (is_csv or body.startswith("wmg-rate:")):
         raise InputError(f"Cannot read the DATA argument {spec!r}: expected {_DATA_FORMS}."
                          + suggest(body, ("wmg-ocv:T25", "wmg-rate:T25:0p1C")))
     ds, weight = dataset_from_spec(spec)
@@ -348,7 +351,8 @@ def _cmd_fit_balance(args: argparse.Namespace) -> int:
     _check_out_folders(args)  # before the fit, not after it
     curves = [curve_from_spec(spec, window=window, temperature_K=args.temperature_K)
               for spec in args.data]
-    result = fit_balance(args.cell, curves, global_search=not args.local_only, seed=args.seed)
+    result = fit_balance(args.cell, curves, global_search=not args.local_only, seed=args.seed,
+                         fit_offset=args.fit_offset)
     print(result)
     print(degradation_table(result))
     if args.plot:
@@ -387,6 +391,9 @@ def add_balance_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--local-only", action="store_true",
                    help="skip the global search: the local fit from the set's balance only")
     p.add_argument("--seed", type=int, default=0, help="seed of the global search (default 0)")
+    p.add_argument("--fit-offset", action="store_true",
+                   help="also fit a voltage offset per OCV table (one branch of a hysteretic "
+                        "OCV, e.g. LFP; a probe offset)")
     p.add_argument("--plot", help="PNG of model against data (its folder must exist)")
     p.add_argument("--report", help="JSON summary of the fit and the degradation modes")
     p.set_defaults(func=_cmd_fit_balance)

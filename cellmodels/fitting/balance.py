@@ -22,7 +22,10 @@ linear interpolant, or within ~1e-8 V of an analytic OCP), ``q0`` the charge alr
 from the 100 % SOC state at the curve's first point and ``R`` a series resistance. Both are
 *nuisance* values fitted per curve: ``q0`` always (start from the first voltage), ``R``
 only for a curve with current (a pseudo-OCV; its polarisation at a slow rate is close to a
-constant ``R I``; an OCV table has none). They are reported in the result (names
+constant ``R I``; bounded by 0.5 V over the curve's largest current), and with
+``fit_offset=True`` a constant voltage offset for a curve without current (a table on one
+branch of a hysteretic OCV: on LFP's flat OCV a 3 mV branch offset moves the fitted
+positive factor by 25 %; a set with OCP hysteresis fitted without it warns). They are reported in the result (names
 ``start charge [A.h] (<curve>)`` and ``series resistance [Ohm] (<curve>)``, with intervals
 and correlations) but are not part of the cell, so :func:`~cellmodels.fitting.save_fitted`
 leaves them out (``result.meta["nuisance"]``) and writes the three balance values with the
@@ -33,7 +36,12 @@ U_p'(y100)`` at the reference temperature), and the uncertainty is the one of ev
 :class:`~cellmodels.fitting.FitResult`. A trial point whose stoichiometries leave [0, 1]
 extends the OCPs linearly beyond their ends so the optimiser can step back; a solution
 that still needs them beyond is returned with ``success=False`` and says which curve,
-electrode and stoichiometry. ``result.meta["degradation_modes"]`` gives what lifetime
+electrode and stoichiometry. A balance value within 0.1 % of its bound range from a bound,
+or whose 95 % interval reaches past it, is listed in ``at_bound`` and named in the message:
+the bound set it, not the data (on the WMG LG M50 table ``x100`` ends at 0.99956 of its
+physical limit 1, using the last 4e-4 of the graphite table to reach the table's top
+point; with ``x100 <= 0.95`` the fit is 9.8 mV instead of 8.7 and the negative electrode's
+LAM 3.4 % instead of 10.6 %). ``result.meta["degradation_modes"]`` gives what lifetime
 analysts call the degradation modes relative to the set: loss of active material of each
 electrode (``1 - f``) and loss of lithium inventory (``1 - n_Li / n_Li0``, with ``n_Li =
 x100 Q_n + y100 Q_p``), and the capacity between the cut-offs before and after.
@@ -48,6 +56,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -55,7 +64,7 @@ import numpy as np
 
 from ..errors import InputError, ParameterError, check_range
 from ..measured import Dataset
-from ..physics.cells import Cell, load_cell
+from ..physics.cells import Cell, has_hysteresis, load_cell
 from .physics import FACTOR_SUFFIX
 from .result import ExperimentResidual, FitResult
 
@@ -70,8 +79,19 @@ BALANCE_PARAMETERS: dict[str, tuple[float, float]] = {
 _KEYS = tuple(BALANCE_PARAMETERS)
 #: Points of the stoichiometry grid the OCPs are tabulated on.
 _GRID = 20001
-#: Bounds of a curve's series resistance [Ohm] (a cell of any size: 0 to 1 Ohm).
-_R_BOUNDS = (0.0, 1.0)
+#: Largest polarisation a pseudo-OCV curve may carry [V]: its series resistance is bounded
+#: by this over its largest current (0 to 1 Ohm for a 5 Ah cell at 0.1C, to kilo-ohms for
+#: a coin cell at C/20), so the bound scales with the cell and the global search stays
+#: where a pseudo-OCV can be.
+_MAX_POLARISATION_V = 0.5
+#: Bounds of a curve's voltage offset [V] (``fit_offset``): a hysteresis branch or a
+#: probe offset is millivolts to tens of millivolts.
+_OFFSET_BOUNDS = (-0.2, 0.2)
+#: A fitted balance value whose 95 % interval reaches past its bound, or that lies within
+#: this fraction of the bound range from it, is reported at its bound: the piecewise-linear
+#: OCP tables let a value end a hair inside a bound (x100 = 0.99956 of 1 on the WMG table)
+#: where the generic 1e-6 test of FitResult does not see it.
+_NEAR_BOUND = 1e-3
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,17 @@ class OCVCurve:
                              f"[0.5, 6]; it spans [{lo:g}, {hi:g}] (mV given as V?).")
         check_range(self.temperature_K, "temperature_K", where, 173.15, 473.15)
         check_range(self.weight, "weight", where, 0.0, math.inf)
+        # the charge axis must move with the current (discharge positive): a flipped sign
+        # would fit a mirrored curve without any error
+        dq = np.diff(arrays["charge_Ah"])
+        i_mid = 0.5 * (arrays["current_A"][1:] + arrays["current_A"][:-1])
+        both = (np.abs(dq) > 0) & (np.abs(i_mid) > 0)
+        if both.any() and np.mean(np.sign(dq[both]) == np.sign(i_mid[both])) < 0.5:
+            k = int(np.flatnonzero(both & (np.sign(dq) != np.sign(i_mid)))[0])
+            raise InputError(f"Columns 'charge_Ah' and 'current_A' {where} disagree in sign "
+                             f"(discharge current is positive and increases the charge passed): "
+                             f"between samples {k} and {k + 1} the charge changes by "
+                             f"{dq[k]:+.4g} A.h at {i_mid[k]:+.4g} A.")
 
     @classmethod
     def from_dataset(cls, ds: Dataset, *, weight: float = 1.0,
@@ -171,15 +202,22 @@ class OCVCurve:
     @classmethod
     def from_table(cls, name: str, source: str, soc, voltage_V, capacity_Ah: float,
                    temperature_K: float, weight: float = 1.0) -> OCVCurve:
-        """A relaxed OCV table against SOC (fraction) on the basis ``capacity_Ah``; the
-        charge counts from the table's highest SOC."""
+        """A relaxed OCV table against SOC (fraction) on the basis ``capacity_Ah``, ordered
+        from its highest SOC down; the charge counts from there."""
         soc = np.asarray(soc, dtype=float).ravel()
+        volts = np.asarray(voltage_V, dtype=float).ravel()
         check_range(capacity_Ah, "capacity_Ah", f"of OCV table {name!r}", 1e-6, 1e6)
-        if soc.size and (np.nanmax(soc) > 1.0 + 1e-9 or np.nanmin(soc) < -1e-9):
+        bad = np.flatnonzero(~np.isfinite(soc))
+        if soc.size < 3 or bad.size or soc.size != volts.size:
+            raise InputError(f"The 'soc' of OCV table {name!r} must hold >= 3 finite values, one "
+                             f"per voltage ({volts.size}). Got {soc.size}"
+                             + (f", non-finite at {int(bad[0])}" if bad.size else "") + ".")
+        if soc.max() > 1.0 + 1e-9 or soc.min() < -1e-9:
             raise InputError(f"The 'soc' of OCV table {name!r} must be fractions in [0, 1]; "
-                             f"it spans [{np.nanmin(soc):g}, {np.nanmax(soc):g}] (percent?).")
-        return cls(name=name, source=source, charge_Ah=(soc.max() - soc) * capacity_Ah,
-                   voltage_V=voltage_V, current_A=np.zeros_like(soc),
+                             f"it spans [{soc.min():g}, {soc.max():g}] (percent?).")
+        order = np.argsort(-soc, kind="stable")  # from the most charged point down
+        return cls(name=name, source=source, charge_Ah=(soc.max() - soc[order]) * capacity_Ah,
+                   voltage_V=volts[order], current_A=np.zeros_like(soc),
                    temperature_K=temperature_K, weight=weight)
 
     @property
@@ -216,13 +254,14 @@ class _Curve:
     u_p: np.ndarray
     i_q0: int
     i_r: int | None
+    i_v: int | None
 
 
 def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
                 bounds: dict[str, tuple[float, float]] | None = None,
                 initial: dict[str, float] | None = None,
-                fit: Sequence[str] = _KEYS, global_search: bool = True, seed: int = 0,
-                max_nfev: int = 200) -> FitResult:
+                fit: Sequence[str] = _KEYS, fit_offset: bool = False,
+                global_search: bool = True, seed: int = 0, max_nfev: int = 200) -> FitResult:
     """Fit the electrode balance of ``cell`` to measured OCV curves (module docstring).
 
     Parameters
@@ -233,10 +272,16 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
     bounds : dict, optional
         Bounds per balance value, overriding :data:`BALANCE_PARAMETERS`.
     initial : dict, optional
-        Start values per balance value (default the set's: factors 1, its ``x100``).
+        Start values per balance value (default the set's: factors 1, its ``x100``); for a
+        value not in ``fit``, the value it is held at.
     fit : sequence of str
         Which balance values to fit (default all three; the others keep the set's). Empty:
         only the nuisance values, i.e. how well the set's own balance fits the curves.
+    fit_offset : bool
+        Also fit a constant voltage offset for each curve without current (nuisance): for a
+        table measured on one branch of a hysteretic OCV (LFP), or with a probe offset.
+        Without it, a set with OCP hysteresis fitted to such a table warns: on a flat OCV a
+        branch offset of a few mV moves the fitted balance by tens of per cent.
     global_search : bool
         Search the bounds globally first (seeded differential evolution; the cost is
         multimodal), then fit locally from its best point and from the initial values
@@ -274,6 +319,8 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
         raise InputError(f"The curves given to fit_balance need distinct names (their fitted "
                          f"start charges are named by them). Got {seen!r}.")
     check_range(max_nfev, "max_nfev", "of fit_balance", 1, 1e6)
+    if not any(c.weight > 0 for c in curves):
+        raise InputError("Every curve given to fit_balance has weight 0: nothing to fit.")
 
     pv = cell.parameter_values()
     names_in_set = list(pv.keys())
@@ -304,6 +351,14 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
                             0.0, 1.0, xtol=1e-13))
 
     base = {_KEYS[0]: 1.0, _KEYS[1]: 1.0, _KEYS[2]: x100_0}
+    # what a balance value may be at all: a positive factor, a stoichiometry in (0, 1]
+    allowed = {_KEYS[0]: (0.0, math.inf), _KEYS[1]: (0.0, math.inf), _KEYS[2]: (0.0, 1.0)}
+    for k, v in (initial or {}).items():
+        check_range(v, f"initial[{k!r}]", "of fit_balance", *allowed[k], closed=(False, True))
+    for k, (b_lo, b_hi) in (bounds or {}).items():
+        check_range(b_lo, f"bounds[{k!r}][0]", "of fit_balance", *allowed[k], closed=(False, True))
+        check_range(b_hi, f"bounds[{k!r}][1]", "of fit_balance", *allowed[k], closed=(False, True))
+    base.update({k: float(v) for k, v in (initial or {}).items() if k not in fit})
     names, x0, lo, hi = [], [], [], []
     for k in fit:
         b = (bounds or {}).get(k, BALANCE_PARAMETERS[k])
@@ -320,7 +375,7 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
                                                                 c.temperature_K)
         u_p = up_ref if c.temperature_K == t_ref else _tabulate(pv, param, "positive",
                                                                 c.temperature_K)
-        i_q0, i_r = len(names), None
+        i_q0, i_r, i_v = len(names), None, None
         names.append(f"start charge [A.h] ({c.name})")
         x0.append(0.0)  # set per start (start_vector)
         lo.append(-(q_n0 + q_p0))
@@ -328,10 +383,23 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
         if c.has_current:
             i_r = len(names)
             names.append(f"series resistance [Ohm] ({c.name})")
-            x0.append(0.01 * _R_BOUNDS[1])
-            lo.append(_R_BOUNDS[0])
-            hi.append(_R_BOUNDS[1])
-        prepared.append(_Curve(c, u_n, u_p, i_q0, i_r))
+            x0.append(0.0)
+            lo.append(0.0)
+            hi.append(_MAX_POLARISATION_V / float(np.abs(c.current_A).max()))
+        elif fit_offset:
+            i_v = len(names)
+            names.append(f"voltage offset [V] ({c.name})")
+            x0.append(0.0)
+            lo.append(_OFFSET_BOUNDS[0])
+            hi.append(_OFFSET_BOUNDS[1])
+        prepared.append(_Curve(c, u_n, u_p, i_q0, i_r, i_v))
+    if has_hysteresis(cell.user_defined) and not fit_offset and any(
+            not pc.curve.has_current for pc in prepared):
+        warnings.warn(
+            f"Cell {cell.name} has an OCP hysteresis: a relaxed OCV table taken on one branch "
+            "sits off the set's mean OCP, and on a flat OCV that offset moves the fitted "
+            "balance by tens of per cent. Fit a mean (charge/discharge) OCV, or pass "
+            "fit_offset=True.", UserWarning, stacklevel=2)
     scale = np.maximum(np.maximum(np.abs(x0), np.abs(lo)), np.abs(hi))
     scale[scale == 0.0] = 1.0
     n_fit = len(fit)
@@ -363,7 +431,8 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
             un, dun = _interp(pc.u_n, x)
             up, dup = _interp(pc.u_p, y)
             r_s = p[pc.i_r] if pc.i_r is not None else 0.0
-            model = up - un - r_s * c.current_A
+            offset = p[pc.i_v] if pc.i_v is not None else 0.0
+            model = up - un - r_s * c.current_A + offset
             outs.append((model, x, y))
             rows.append(c.weight * (model - c.voltage_V))
             if not jacobian:
@@ -377,6 +446,8 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
             j[:, pc.i_q0] = dup / qp + dun / qn
             if pc.i_r is not None:
                 j[:, pc.i_r] = -c.current_A
+            if pc.i_v is not None:
+                j[:, pc.i_v] = 1.0
             jac.append(c.weight * j * scale)  # d r / d z = d r / d p * scale
         out = (np.concatenate(rows), np.vstack(jac) if jacobian else None, outs,
                (fn, fp, x100, y100, qn, qp))
@@ -474,7 +545,7 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
         "capacity_between_cutoffs_Ah": _capacity(pv, param, fn, fp, x100, y100, q_n0, q_p0),
         "capacity_between_cutoffs_base_Ah": cell.soc_capacity_Ah,
     }
-    return FitResult.from_solution(
+    result = FitResult.from_solution(
         names=names, x=sol.x, x0=z_init, scaling=["linear"] * len(names), scale=scale,
         bounds_z=(zlo, zhi), jacobian=jac, residuals=r, experiments=experiments,
         n_evaluations=nfev, n_jacobians=njev, gradient="analytic",
@@ -488,6 +559,26 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
               "nuisance": [nm for nm in names[n_fit:]], "degradation_modes": modes,
               "datasets": [{"name": c.name, "source": c.source} for c in curves]},
     )
+    # A balance value a hair inside its bound, or whose interval reaches past it, is set by
+    # the bound, not by the data (_NEAR_BOUND): say so, as the fitted set would carry it.
+    near = []
+    for nm in fit:
+        b_lo, b_hi = result.bounds[nm]
+        v, (c_lo, c_hi) = result.values[nm], result.ci95[nm]
+        tol = _NEAR_BOUND * (b_hi - b_lo)
+        if nm in result.at_bound or min(v - b_lo, b_hi - v) <= tol or c_lo < b_lo \
+                or c_hi > b_hi:
+            near.append(nm)
+    if near:
+        import dataclasses
+
+        result = dataclasses.replace(
+            result, at_bound=(*result.at_bound, *(nm for nm in near
+                                                  if nm not in result.at_bound)),
+            message=result.message + "; at (or within its 95 % interval of) its bound, so "
+            "set by the bound rather than the data: " + ", ".join(
+                f"{nm} = {result.values[nm]:.6g} in {list(result.bounds[nm])}" for nm in near))
+    return result
 
 
 def _start_charge(c: OCVCurve, u_n, u_p, x100, y100, q_n, q_p) -> float:
