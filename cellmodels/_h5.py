@@ -151,7 +151,11 @@ def digest_problem(path: str | Path, *, what: str, writer: str,
     path = Path(path)
     if not path.is_file():
         return None  # the reader names the missing file
-    with open(path, "rb") as fh:
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:  # permissions, a file removed meanwhile: a clear error, not a raw one
+        raise FileFormatError(f"{path} cannot be read: {exc}.") from None
+    with fh:
         head = fh.read(USERBLOCK)
         tag = _tag_of(head)
         if tag is None:

@@ -323,3 +323,17 @@ def test_another_format_with_a_sound_digest_is_named_by_its_format(tmp_path):
     with pytest.raises(FileFormatError, match=r"p.h5 is not a cellmodels ECM file \(format "
                        r"attribute 'cellmodels.profile', expected 'cellmodels.ecm'\)"):
         load_ecm(path)
+
+
+def test_an_unreadable_file_is_a_clear_error(tmp_path, monkeypatch):
+    """A file the process cannot open (permissions; CI runs as root, so the refusal is
+    simulated) gives FileFormatError naming it, not a raw OSError."""
+    p = tmp_path / "locked.h5"
+    p.write_bytes(b"\0" * 600)
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(_h5, "open", refuse, raising=False)  # module global before builtins
+    with pytest.raises(FileFormatError, match=r"locked\.h5 cannot be read: .*Permission denied"):
+        _h5.digest_problem(p, what="profile", writer="save_profile")
