@@ -522,8 +522,22 @@ if __name__ == "__main__":
     ap.add_argument("--all-temperatures", action="store_true",
                     help="diagnosis: fit 10, 25 and 45 degC at once with the measured "
                          "temperature imposed (outside the issue's split)")
+    ap.add_argument("--balance-first", action="store_true",
+                    help="diagnosis: the case's fit on the lgm50 set whose electrode balance "
+                         "fit_balance first fitted to the WMG 25 degC OCV table (a record "
+                         "outside the issue's split)")
     args = ap.parse_args()
     cell = "lgm50"
+    if args.balance_first:
+        import tempfile
+
+        from cellmodels.fitting import fit_balance, save_fitted
+        from cellmodels.measured.wmg import read_ocv_table
+
+        balance = fit_balance("lgm50", [read_ocv_table(25)])
+        print(balance)
+        cell = str(save_fitted(balance, "lgm50", Path(tempfile.mkdtemp()) / "lgm50_ocv.json",
+                               name="lgm50_ocv_balanced"))
     if args.all_temperatures:
         r = all_temperatures_fit(progress=True)
         print(r)
@@ -538,6 +552,11 @@ if __name__ == "__main__":
 
         r = fit_physics(cell, fit_experiments(), activation_energy_parameters(), max_nfev=30,
                         progress=True, **MODEL_OPTIONS)
+    elif args.balance_first:
+        from cellmodels.fitting import fit_physics
+
+        r = fit_physics(cell, fit_experiments(), parameters(), max_nfev=30, progress=True,
+                        **MODEL_OPTIONS)
     else:
         r = fit_lgm50(progress=True)
     print(r)
