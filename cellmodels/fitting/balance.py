@@ -59,6 +59,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -257,7 +258,7 @@ class _Curve:
     i_v: int | None
 
 
-def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
+def fit_balance(cell: Cell | str | Path, curves: Sequence[OCVCurve | Dataset], *,
                 bounds: dict[str, tuple[float, float]] | None = None,
                 initial: dict[str, float] | None = None,
                 fit: Sequence[str] = _KEYS, fit_offset: bool = False,
@@ -266,7 +267,7 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
 
     Parameters
     ----------
-    cell : Cell or str
+    cell : Cell, or a shipped set's name or a set file's path
     curves : sequence of OCVCurve or Dataset
         A Dataset is read with :meth:`OCVCurve.from_dataset` (its defaults).
     bounds : dict, optional
@@ -303,7 +304,7 @@ def fit_balance(cell: Cell | str, curves: Sequence[OCVCurve | Dataset], *,
     from scipy.optimize import brentq, least_squares
 
     t_start = time.perf_counter()
-    cell = load_cell(cell) if isinstance(cell, str) else cell
+    cell = load_cell(cell) if isinstance(cell, str | Path) else cell
     if isinstance(curves, OCVCurve | Dataset) or not len(curves):
         raise InputError("fit_balance needs a sequence of one or more OCVCurve or Dataset "
                          f"records. Got {curves!r} instead.")
