@@ -99,6 +99,19 @@ def _load_struct(path: Path, root_name: str = _ROOT) -> dict:
     return root
 
 
+def _resolve(path: str | Path | None, registry_name: str, what: str) -> tuple[Path, str]:
+    """The file to read and how to name it: the data registry's copy of ``registry_name``
+    (named by it) when ``path`` is None, else ``path`` itself, which must exist."""
+    if path is None:
+        from .. import data
+
+        return Path(data.path(registry_name)), registry_name
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"No {what} file at {file}.")
+    return file, str(file)
+
+
 def _label_number(label: str, prefix: str, source: str) -> int:
     match = re.fullmatch(prefix + r"(\d+)", label)
     if not match:
@@ -231,17 +244,8 @@ def read_pulses(path: str | Path | None = None) -> list[Dataset]:
         The file is missing or unreadable, or a record lacks a column, holds NaN voltage
         or current, has no single constant-current pulse, or no rest sample before it.
     """
-    if path is None:
-        from .. import data
-
-        path = data.path(PULSE_FILE)
-        source = PULSE_FILE
-    else:
-        path = Path(path)
-        source = str(path)
-        if not path.is_file():
-            raise DataError(f"No pulse file at {path}.")
-    root = _load_struct(Path(path))
+    path, source = _resolve(path, PULSE_FILE, "pulse")
+    root = _load_struct(path)
     out: list[Dataset] = []
     for t_label in sorted(root, key=lambda s: _label_number(s, "T", source)):
         temperature_c = float(_label_number(t_label, "T", source))
@@ -319,16 +323,7 @@ def read_ocv_table(temperature_C: float = 25, path: str | Path | None = None, *,
             or not math.isfinite(temperature_C):
         raise DataError(f"The 'temperature_C' of read_ocv_table must be a number [degC]. Got "
                         f"{temperature_C!r} instead.")
-    if path is None:
-        from .. import data
-
-        file = data.path(OCV_FILE)
-        source = OCV_FILE
-    else:
-        file = Path(path)
-        source = str(file)
-        if not file.is_file():
-            raise DataError(f"No OCV table file at {file}.")
+    file, source = _resolve(path, OCV_FILE, "OCV table")
     root = _load_struct(file, _OCV_ROOT)
     label = f"T{float(temperature_C):g}"
     if label not in root:
