@@ -210,6 +210,56 @@ def test_a_point_that_kills_its_worker_is_recorded_and_the_sweep_goes_on(tmp_pat
     assert sum(p.ok for p in res.points.values()) == 4  # a bystander in flight re-ran
 
 
+class _DyingPool:
+    """A stand-in for ProcessPoolExecutor where the worker running a 'kill' point dies.
+
+    As in the real pool, the death can be noticed (the pool refuses new work) before the
+    dying point's future fails: a bystander finishing marks the pool broken at once, the
+    killer's future fails 50 ms later.
+    """
+
+    def __init__(self):
+        self.broken = False
+        self.pending = []
+
+    def submit(self, fn, *args):
+        import concurrent.futures as cf
+        import threading
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.broken:
+            raise BrokenProcessPool("a worker died")
+        fut = cf.Future()
+        if args[2]["kill"]:
+            def die():
+                self.broken = True
+                fut.set_exception(BrokenProcessPool("a worker died"))
+            self.pending.append(fut)
+            threading.Timer(0.05, die).start()
+        else:
+            fut.set_result(fn(*args))
+            if self.pending:
+                self.broken = True
+        return fut
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+def test_a_worker_death_seen_at_submit_is_not_a_crash_of_the_sweep(monkeypatch):
+    # the race behind a CI failure: wait() returns a bystander, the next submit meets the
+    # broken pool before the dying point's future has failed
+    from cellmodels.studies.runner import _Local
+
+    monkeypatch.setattr(_Local, "_start", lambda self: setattr(self, "pool", _DyingPool()))
+    engine = _Local(1, point=lambda kind, ecm, params: params["n"])
+    tasks = [(f"p{n}", "heating", None, {"n": n, "kill": n == 0}) for n in range(4)]
+    out = dict(engine.run(tasks))
+    assert out.keys() == {"p0", "p1", "p2", "p3"}
+    assert isinstance(out["p0"], RuntimeError) and "died" in str(out["p0"])
+    assert [out[p] for p in ("p1", "p2", "p3")] == [1, 2, 3]  # the bystanders all came back
+
+
 def test_dask_cluster_runs_the_same_points(tmp_path, ecm_file):
     from distributed import LocalCluster
 

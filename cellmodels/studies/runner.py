@@ -148,8 +148,19 @@ class _Local:
             alone = bool(suspects)
             limit = 1 if alone else 2 * self.workers  # one queued per worker: no idle gap
             while len(running) < limit and (suspects or (queue and not alone)):
-                task = suspects.popleft() if suspects else queue.popleft()
-                running[self.pool.submit(self.point, *task[1:])] = task
+                source = suspects if suspects else queue
+                task = source.popleft()
+                try:
+                    running[self.pool.submit(self.point, *task[1:])] = task
+                except BrokenProcessPool:
+                    # a worker died after the last wait returned: this task never ran, so
+                    # it goes back; the futures in flight fail with the pool (below)
+                    source.appendleft(task)
+                    if not running:  # nothing in flight to tell which point did it
+                        self.pool.shutdown(wait=False, cancel_futures=True)
+                        self._start()
+                        continue
+                    break
             done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             broken = []
             for fut in done:
