@@ -437,3 +437,25 @@ def test_factor_on_a_replaced_function_is_fitted_and_saved_with_both_sources(tmp
     pv = cell.parameter_values()
     got = pv.evaluate(reloaded(pybamm.Scalar(0.5), pybamm.Scalar(298.15)))
     assert float(got) == pytest.approx(res.values[name] * 4e-15 * 1.5, rel=1e-12)
+
+
+def test_plain_and_sensitivity_solves_keep_their_own_set_up(spm_problem, monkeypatch):
+    # PyBaMM sets a solver up again (symbolic work: 12-17 s on the LG M50 fit's six DFN
+    # experiments) whenever the sensitivities asked for differ from its last solve; a fit
+    # alternates residuals and Jacobians, so each kind has its own model and solver, and
+    # alternating them sets nothing up again.
+    import pybamm
+
+    p = spm_problem
+    x = p.x0 + np.array([0.05, 0.05, 0.01])
+    p.evaluate(x)
+    p.evaluate(x, jacobian=True)  # both kinds built and set up
+    calls = []
+    original = pybamm.BaseSolver.set_up
+    monkeypatch.setattr(pybamm.BaseSolver, "set_up",
+                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    for k in range(4):
+        p.evaluate(x + 1e-3 * (k + 1), jacobian=bool(k % 2))
+    assert calls == []
+    prep = p._prepared[0]
+    assert prep.runner[1] is not prep.sens_runner[1]

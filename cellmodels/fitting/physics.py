@@ -400,7 +400,9 @@ class _Prepared:
     initial_soc: float
     initial: float | str = 1.0  #: the initial state: SOC, or rest voltage "4.18 V"
     pv: object = None  #: the cell's ParameterValues at this experiment's ambient
-    runner: tuple | None = None  #: (built model, solver, t_eval) once built
+    runner: tuple | None = None  #: (built model, solver, t_eval): plain solves
+    sens_runner: tuple | None = None  #: the same for sensitivity solves, on first use
+    build: object = None  #: () -> a new (built model, solver, t_eval)
 
 
 def _segments(t: np.ndarray, i: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -841,8 +843,6 @@ class PhysicsProblem:
     def _build(self, pybamm) -> None:
         """One built model per experiment (its current profile and initial state are
         constants of that model); the fitted values are input parameters of all."""
-        from ..physics.models import build_model
-
         base = self.cell.parameter_values()
         IP = pybamm.InputParameter
         if self._balance:  # the state at the rest voltage of the initial guess
@@ -890,15 +890,6 @@ class PhysicsProblem:
             if self.thermal == "measured":
                 pv.update({"Ambient temperature [K]": _measured_ambient(pybamm, prep)},
                           check_already_exists=False)
-            model = build_model(self.cell, self.model_name,
-                                thermal="isothermal" if self.thermal == "measured"
-                                else self.thermal, heat_of_mixing=self.heat_of_mixing)
-            solver = pybamm.IDAKLUSolver(rtol=self.rtol, atol=self.atol)
-            sim = pybamm.Simulation(model, parameter_values=pv, solver=solver,
-                                    var_pts=self.var_pts)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                sim.build()
             breaks = np.unique(np.concatenate([[0.0], prep.step_t[1:], [prep.t_end]]))
             if self.thermal == "measured":
                 # The imposed trace is piecewise linear: IDAKLU restarts at its knots as at
@@ -906,8 +897,32 @@ class PhysicsProblem:
                 # smooth in the fitted values (stepping over the kinks instead leaves
                 # solver-tolerance noise that central differences of 1e-5 amplify ~1e4x).
                 breaks = np.unique(np.concatenate([breaks, prep.time_s - prep.t0]))
-            prep.runner = (sim.built_model, solver, breaks)
+            prep.build = self._builder(pybamm, pv, breaks)
+            prep.runner = prep.build()
         self._temperature_name = "Volume-averaged cell temperature [K]"
+
+    def _builder(self, pybamm, pv, breaks):
+        """A function that builds the experiment's model and IDAKLU solver afresh.
+
+        Plain solves and sensitivity solves each get their own: PyBaMM sets a solver up
+        again (symbolic work, 12-17 s for the six LG M50 experiments, measured) whenever
+        the sensitivities asked for differ from its last solve, and a fit alternates the
+        two at every step."""
+        from ..physics.models import build_model
+
+        def build():
+            model = build_model(self.cell, self.model_name,
+                                thermal="isothermal" if self.thermal == "measured"
+                                else self.thermal, heat_of_mixing=self.heat_of_mixing)
+            solver = pybamm.IDAKLUSolver(rtol=self.rtol, atol=self.atol)
+            sim = pybamm.Simulation(model, parameter_values=pv.copy(), solver=solver,
+                                    var_pts=self.var_pts)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                sim.build()
+            return sim.built_model, solver, breaks
+
+        return build
 
     def _balance_args(self, inputs: dict[str, float]) -> tuple[float, float, float]:
         """eps_n, eps_p, x100 at the model inputs (the cell's own where not fitted)."""
@@ -955,7 +970,10 @@ class PhysicsProblem:
     def _solve(self, prep: _Prepared, p: np.ndarray, sens: bool):
         import pybamm
 
-        model, solver, breaks = prep.runner
+        with_sens = bool(sens and self._sens_names)
+        if with_sens and prep.sens_runner is None:
+            prep.sens_runner = prep.build()
+        model, solver, breaks = prep.sens_runner if with_sens else prep.runner
         allin = self._model_inputs(p)
         inputs = {self._inputs[k]: allin[self._inputs[k]] for k in self._model_inputs_k}
         if self._balance:
@@ -965,8 +983,7 @@ class PhysicsProblem:
         try:
             sol = solver.solve(
                 model, t_eval=breaks, t_interp=t_cmp, inputs=inputs,
-                calculate_sensitivities=(list(self._sens_names) if (sens and self._sens_names)
-                                         else False),
+                calculate_sensitivities=list(self._sens_names) if with_sens else False,
             )
         except pybamm.SolverError as exc:
             return None, str(exc)
