@@ -260,6 +260,53 @@ def test_a_worker_death_seen_at_submit_is_not_a_crash_of_the_sweep(monkeypatch):
     assert [out[p] for p in ("p1", "p2", "p3")] == [1, 2, 3]  # the bystanders all came back
 
 
+class _BreaksAfterPool:
+    """A stand-in pool whose worker dies *after* returning a 'linger' point's result.
+
+    Every future has come back, so nothing in flight can tell which point did it.
+    """
+
+    def __init__(self):
+        self.broken = False
+        self.refused = 0
+
+    def submit(self, fn, *args):
+        import concurrent.futures as cf
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.broken:
+            self.refused += 1
+            # a runner that keeps submitting to the dead pool would spin for ever
+            assert self.refused < 10, "the runner keeps submitting to a broken pool"
+            raise BrokenProcessPool("a worker died")
+        fut = cf.Future()
+        fut.set_result(fn(*args))
+        self.broken = args[2]["linger"]
+        return fut
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+def test_a_pool_broken_with_nothing_in_flight_is_restarted(monkeypatch):
+    # the branch of _Local.run where a submit meets a broken pool and no future is left to
+    # fail: the pool is started again and every point still runs (once)
+    from cellmodels.studies.runner import _Local
+
+    starts = []
+
+    def start(self):
+        starts.append(1)
+        self.pool = _BreaksAfterPool()
+
+    monkeypatch.setattr(_Local, "_start", start)
+    engine = _Local(1, point=lambda kind, ecm, params: params["n"])
+    tasks = [(f"p{n}", "heating", None, {"n": n, "linger": n == 1}) for n in range(4)]
+    out = dict(engine.run(tasks))
+    assert out == {"p0": 0, "p1": 1, "p2": 2, "p3": 3}
+    assert len(starts) == 2  # the first pool, and one restart after p1's worker died
+
+
 def test_dask_cluster_runs_the_same_points(tmp_path, ecm_file):
     from distributed import LocalCluster
 
