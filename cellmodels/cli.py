@@ -258,7 +258,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options whose value may start with '-' (a negative LOW of LOW:HIGH), which argparse would
+#: otherwise read as another option ("expected one argument").
+_RANGE_OPTIONS = ("--window",)
+
+
+def _join_range_values(argv: list[str]) -> list[str]:
+    """``--window -0.2:4.6`` -> ``--window=-0.2:4.6``, so argparse takes it as the value."""
+    out: list[str] = []
+    k = 0
+    while k < len(argv):
+        a = argv[k]
+        if a in _RANGE_OPTIONS and k + 1 < len(argv) and argv[k + 1].startswith("-") \
+                and ":" in argv[k + 1]:
+            out.append(f"{a}={argv[k + 1]}")
+            k += 2
+            continue
+        out.append(a)
+        k += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = _join_range_values(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -149,3 +149,23 @@ def test_a_csv_ocv_table_with_another_column_is_refused(tmp_path, capsys):
     assert main(["fit-balance", "lgm50", str(table), "--temperature-K", "298.15",
                  "-o", str(tmp_path / "x.json")]) == 2
     assert "the header holds the column 'voltage_mV'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("form", [["--window", "-0.25:4.5"], ["--window=-0.25:4.5"]])
+def test_a_window_with_a_negative_low_is_taken_as_the_value(tmp_path, capsys, monkeypatch,
+                                                              form):
+    # argparse reads '-0.25:4.5' as an option of its own unless the CLI joins it
+    from cellmodels.errors import InputError
+    from cellmodels.fitting import _cli
+
+    seen = []
+
+    def parse(text):
+        seen.append(text)
+        raise InputError("stop after parsing")  # the fit itself is tested above
+
+    monkeypatch.setattr(_cli, "_parse_window", parse)
+    argv = ["fit-balance", "lgm50", "wmg-ocv:T25", "-o", str(tmp_path / "x.json"), *form]
+    assert main(argv) == 2
+    assert seen == ["-0.25:4.5"]
+    assert "stop after parsing" in capsys.readouterr().err
