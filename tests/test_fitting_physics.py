@@ -275,6 +275,18 @@ def test_rate_test_reader_flips_the_sign_and_starts_at_rest():
         dataset_from_spec("nonsense:1")
 
 
+def test_wmg_pulse_specs_reach_every_cell_and_name_the_ones_there():
+    # the file's cells are numbered 1-19 (10 degC: 13-18, 45 degC: 10-12): two digits
+    ds, _ = dataset_from_spec("wmg-pulse:T10:SoC3:Cell13")
+    assert ds.name == "LG M50 pulse 10degC SoC3 Cell13"
+    assert np.median(ds.temperature_K) == pytest.approx(283.15, abs=1.5)  # the 10 degC chamber
+    with pytest.raises(DataError, match=r"its cells at 10 degC are Cell13, Cell14, Cell15, "
+                                        r"Cell16, Cell17, Cell18\."):
+        dataset_from_spec("wmg-pulse:T10:SoC3:Cell1")
+    with pytest.raises(DataError, match=r"it has the temperatures \[0, 10, 25, 45\] degC"):
+        dataset_from_spec("wmg-pulse:T30:SoC3:Cell1")
+
+
 def _cli(argv):
     import argparse
 

@@ -141,7 +141,7 @@ def pulse_for_fit(ds: Dataset) -> Dataset:
 
 
 _RATE = re.compile(r"wmg-rate:T(\d+):([0-9p]+C)")
-_PULSE = re.compile(r"wmg-pulse:T(\d+):(SoC\d):(Cell\d)")
+_PULSE = re.compile(r"wmg-pulse:T(\d+):(SoC\d+):(Cell\d+)")
 
 
 def _csv(path: Path) -> Dataset:
@@ -211,10 +211,17 @@ def dataset_from_spec(spec: str) -> tuple[Dataset, float]:
         from ..measured.wmg import read_pulses
 
         name = f"LG M50 pulse {int(m.group(1))}degC {m.group(2)} {m.group(3)}"
-        for ds in read_pulses():
+        records = read_pulses()
+        for ds in records:
             if ds.name == name:
                 return pulse_for_fit(ds), weight
-        raise DataError(f"No pulse record {name!r} in the WMG pulse file.")
+        at = f"LG M50 pulse {int(m.group(1))}degC "
+        here = sorted({ds.name.rsplit(" ", 1)[1] for ds in records if ds.name.startswith(at)},
+                      key=lambda c: int(c[4:]))
+        temps = sorted({int(ds.name.split()[3].removesuffix("degC")) for ds in records})
+        raise DataError(f"No pulse record {name!r} in the WMG pulse file: "
+                        + (f"its cells at {int(m.group(1))} degC are {', '.join(here)}."
+                           if here else f"it has the temperatures {temps} degC."))
     p = Path(spec)
     if p.suffix.lower() == ".csv":
         if not p.is_file():
