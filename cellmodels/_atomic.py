@@ -20,6 +20,9 @@ def out_folder_problem(path: str | Path, flag: str = "-o") -> str | None:
     folders: a mistyped output path (``/nonexisting/x.fmu``) is refused, naming ``flag``,
     before any work, rather than creating the folder it names. (The library's writers,
     :func:`atomic_path`, do create it.)"""
+    if Path(path).is_dir():
+        return (f"{flag} {str(path)!r} is a folder; give the path of the file to write "
+                "(the command writes files, not folders).")
     parent = Path(path).parent
     if parent.is_dir():
         return None

@@ -48,7 +48,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from .pybamm_ecm import to_pybamm_parameter_values
 
         pv = to_pybamm_parameter_values(ecm)
-        pv.to_json(str(args.out))
+        from .._atomic import atomic_path
+
+        with atomic_path(args.out) as tmp:
+            pv.to_json(tmp)
         path = args.out
         print(pybamm_instructions(ecm, args.ecm, path))
     print(f"Wrote {path}")

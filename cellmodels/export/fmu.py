@@ -136,6 +136,13 @@ def _validity(ecm: ECM, key: str, default: float) -> float:
     return float(default) if math.isnan(value) else value
 
 
+def _tolerance(ecm: ECM, name: str) -> float:
+    """simulate_ecm's widening of a validity bound, so the FMU warns where it does."""
+    from ..reduction.simulate import _ValidityGuard
+
+    return float(_ValidityGuard(ecm).tolerance(name))
+
+
 def _jsonable(x):
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
@@ -177,6 +184,9 @@ def _model_header(ecm: ECM, power: bool, starts: dict, guid: str, tag: float) ->
         "ECM_VALID_T_MAX": _c_double(_validity(ecm, "temperature_max_K",
                                                ecm.temperature_K[-1])),
         "ECM_VALID_I_MAX": _c_double(_validity(ecm, "current_max_A", np.inf)),
+        "ECM_VALID_SOC_TOL": _c_double(_tolerance(ecm, "soc")),
+        "ECM_VALID_T_TOL": _c_double(_tolerance(ecm, "temperature_K")),
+        "ECM_VALID_I_TOL": _c_double(_tolerance(ecm, "current_A")),
         "ECM_START_CURRENT": "0.0",
         "ECM_START_POWER": "0.0",
         "ECM_START_T_AMB": _c_double(starts["T_amb_K"]),
@@ -454,9 +464,14 @@ def _compile(compiler: list[str], source_dir: Path, output: str, suffix: str) ->
         raise FMUBuildError(f"The C compiler {compiler[0]!r} did not finish within 300 s.") \
             from None
     if proc.returncode != 0 or not (source_dir / output).is_file():
-        tail = (proc.stderr or proc.stdout or "")[-3000:]
+        text = proc.stderr or proc.stdout or ""
+        tail = text[-3000:]
+        missing = re.search(r"\b(math|stdio|stdlib|string|stdarg|stddef)\.h: No such file", text)
+        hint = (f"\nThe C library headers are missing ({missing.group(1)}.h): Debian/Ubuntu "
+                "`apt-get install libc6-dev` (or build-essential); Fedora/RHEL `dnf install "
+                "glibc-devel`; Alpine `apk add musl-dev`.") if missing else ""
         raise FMUBuildError(f"The C compiler failed (exit code {proc.returncode}) on "
-                            f"`{' '.join(shlex.quote(c) for c in cmd)}`:\n{tail}")
+                            f"`{' '.join(shlex.quote(c) for c in cmd)}`:\n{tail}{hint}")
     return (source_dir / output).read_bytes()
 
 

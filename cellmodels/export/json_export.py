@@ -247,9 +247,11 @@ def ecm_from_json(path: str | Path) -> ECM:
                               f"({exc!r}).") from None
     if not isinstance(kwargs["name"], str):
         raise FileFormatError(f"{path}: 'name' must be a string. Got {kwargs['name']!r}.")
+    if not isinstance(doc["tables"], dict):
+        raise FileFormatError(f"{path}: 'tables' must be an object. Got {doc['tables']!r}.")
     for key in _TABLES:
         kwargs[key] = _table(doc, key, path)
-    tables = doc["tables"] if isinstance(doc["tables"], dict) else {}
+    tables = doc["tables"]
     known_tables = [*_TABLES, *_OPTIONAL_TABLES, *_HYSTERESIS_TABLE]
     unknown_tables = sorted(set(tables) - set(known_tables))
     if unknown_tables:

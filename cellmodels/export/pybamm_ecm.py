@@ -118,6 +118,13 @@ HYSTERESIS_RATE_PARAMETER = "Hysteresis decay rate"
 HYSTERESIS_GAP_PARAMETER = "Hysteresis half-gap [V]"
 
 
+def _check_ecm(ecm, function: str) -> None:
+    if not isinstance(ecm, ECM):
+        raise InputError(f"The 'ecm' argument of {function} must be an ECM (e.g. "
+                         f"cellmodels.reduction.load_ecm(path)). Got {type(ecm).__name__} "
+                         "instead.")
+
+
 def _pad_axis(axis: np.ndarray, pad: float) -> np.ndarray:
     return np.concatenate([[axis[0] - pad], axis, [axis[-1] + pad]])
 
@@ -206,6 +213,7 @@ def to_pybamm_parameter_values(
     import pybamm
 
     owner = "argument of to_pybamm_parameter_values"
+    _check_ecm(ecm, "to_pybamm_parameter_values")
     check_range(initial_soc, "initial_soc", owner, 0.0, 1.0)
     if initial_hysteresis is not None and not ecm.has_hysteresis:
         raise InputError(f"The ECM {ecm.name!r} has no hysteresis; the 'initial_hysteresis' "
@@ -386,6 +394,7 @@ def pybamm_model(ecm: ECM, *, stock: bool = False, options: dict | None = None):
     """
     import pybamm
 
+    _check_ecm(ecm, "pybamm_model")
     opts = dict(options or {})
     n = opts.pop("number of rc elements", ecm.n_rc)
     if n != ecm.n_rc:

@@ -96,6 +96,13 @@ class _ValidityGuard:
     def bounds(self, name: str) -> tuple[float, float]:
         """``name``'s range widened by its tolerance: values inside it do not warn."""
         lo, hi = self.ranges[name]
+        tol = self.tolerance(name)
+        return lo - tol, hi + tol
+
+    def tolerance(self, name: str) -> float:
+        """How far past ``name``'s range a value may be without a warning (the FMU's C
+        checks use it too)."""
+        lo, hi = self.ranges[name]
         # The same tolerances as cellmodels/ups/system.py (_warn_validity; keep the two
         # consistent): a bound reached to round-off is not beyond it (1e-9 relative), and the
         # current bound is wider, 1e-5 relative, because identify.py sets current_max_A from
@@ -103,8 +110,7 @@ class _ValidityGuard:
         # coulomb count between the cut-offs, which differs by the DFN's solver tolerance
         # (semisolid_lfp_power: 20.00003 Ah, so "5C" is 100.000154 A against 100 A).
         rel = 1e-5 if name == "current_A" else 1e-9
-        tol = rel * max([abs(x) for x in (lo, hi) if np.isfinite(x)] + [1.0])
-        return lo - tol, hi + tol
+        return rel * max([abs(x) for x in (lo, hi) if np.isfinite(x)] + [1.0])
 
     def check(self, name: str, value: float, stacklevel: int = 3) -> None:
         """Warn once for ``name`` if ``value`` is outside. ``stacklevel`` as for

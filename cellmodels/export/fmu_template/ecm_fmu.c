@@ -100,6 +100,7 @@ typedef struct {
     fmi2ComponentEnvironment env;
     char *name;
     int logging_on;
+    int log_mask;          /* categories asked for: 1 logStatusWarning, 2 logStatusError */
     State s;
 } Instance;
 
@@ -114,6 +115,8 @@ static void log_message(const Instance *c, fmi2Status status, const char *catego
     va_list ap;
     if (c == NULL || c->logger == NULL) return;
     if (status < fmi2Error && !c->logging_on) return;
+    if (status < fmi2Error && strcmp(category, "logStatusWarning") == 0 && !(c->log_mask & 1))
+        return;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
@@ -365,7 +368,7 @@ static void check_validity(Instance *c) {
     State *s = &c->s;
     double i_now;
     if (s->mode != MODE_STEP) return;
-    if (!(s->warned & WARN_SOC) && !(ECM_VALID_SOC_MIN <= s->z && s->z <= ECM_VALID_SOC_MAX)) {
+    if (!(s->warned & WARN_SOC) && !(ECM_VALID_SOC_MIN - ECM_VALID_SOC_TOL <= s->z && s->z <= ECM_VALID_SOC_MAX + ECM_VALID_SOC_TOL)) {
         s->warned |= WARN_SOC;
         LOG_WARNING(c, "The ECM is used outside its validity: soc = %.6g at t = %.9g s is "
                     "outside the identified range [%.6g, %.6g] by %.3g. (Logged once per run.)",
@@ -374,7 +377,8 @@ static void check_validity(Instance *c) {
                                              : ECM_VALID_SOC_MIN - s->z);
     }
     if (!(s->warned & WARN_TEMPERATURE)
-        && !(ECM_VALID_T_MIN <= s->temp && s->temp <= ECM_VALID_T_MAX)) {
+        && !(ECM_VALID_T_MIN - ECM_VALID_T_TOL <= s->temp
+             && s->temp <= ECM_VALID_T_MAX + ECM_VALID_T_TOL)) {
         s->warned |= WARN_TEMPERATURE;
         LOG_WARNING(c, "The ECM is used outside its validity: temperature_K = %.6g at "
                     "t = %.9g s is outside the identified range [%.6g, %.6g] by %.3g. "
@@ -385,7 +389,7 @@ static void check_validity(Instance *c) {
     }
     /* c == NULL: an infeasible power is reported by fmi2GetReal and fmi2DoStep, not here */
     if (!(s->warned & WARN_CURRENT) && current_of(NULL, s, s->time, &i_now) == 0) {
-        if (!(-ECM_VALID_I_MAX <= i_now && i_now <= ECM_VALID_I_MAX)) {
+        if (!(fabs(i_now) <= ECM_VALID_I_MAX + ECM_VALID_I_TOL)) {
             s->warned |= WARN_CURRENT;
             LOG_WARNING(c, "The ECM is used outside its validity: current_A = %.6g at "
                         "t = %.9g s is outside the identified range [%.6g, %.6g] by %.3g. "
@@ -443,12 +447,19 @@ fmi2Status fmi2SetDebugLogging(fmi2Component comp, fmi2Boolean loggingOn, size_t
         if (categories == NULL || categories[i] == NULL
             || (strcmp(categories[i], "logStatusWarning") != 0
                 && strcmp(categories[i], "logStatusError") != 0)) {
-            LOG_ERROR(c, "fmi2SetDebugLogging: unknown log category (the categories are "
-                      "logStatusWarning and logStatusError).");
+            LOG_ERROR(c, "fmi2SetDebugLogging: unknown log category '%s' (the categories "
+                      "are logStatusWarning and logStatusError).",
+                      categories == NULL || categories[i] == NULL ? "(null)" : categories[i]);
             return fmi2Error;
         }
     }
     c->logging_on = loggingOn ? 1 : 0;
+    c->log_mask = 3;
+    if (nCategories > 0) {
+        c->log_mask = 0;
+        for (i = 0; i < nCategories; i++)
+            c->log_mask |= strcmp(categories[i], "logStatusWarning") == 0 ? 1 : 2;
+    }
     return fmi2OK;
 }
 
@@ -487,6 +498,7 @@ fmi2Component fmi2Instantiate(fmi2String instanceName, fmi2Type fmuType, fmi2Str
     c->logger = functions->logger;
     c->env = functions->componentEnvironment;
     c->logging_on = loggingOn ? 1 : 0;
+    c->log_mask = 3;
     set_start_values(&c->s);
     return (fmi2Component)c;
 }
@@ -810,13 +822,16 @@ fmi2Status fmi2DeSerializeFMUstate(fmi2Component comp, const fmi2Byte serialized
                   "(wrong size).");
         return fmi2Error;
     }
-    s = (State *)(*FMUstate != NULL ? *FMUstate : malloc(sizeof(State)));
-    if (s == NULL) return fmi2Error;
-    memcpy(s, serializedState, sizeof(State));
-    if (s->tag != ECM_STATE_TAG) {
-        if (*FMUstate == NULL) free(s);
-        LOG_ERROR(c, "fmi2DeSerializeFMUstate: not a serialized state of this FMU.");
-        return fmi2Error;
+    {
+        State check;
+        memcpy(&check, serializedState, sizeof(State));
+        if (check.tag != ECM_STATE_TAG) {
+            LOG_ERROR(c, "fmi2DeSerializeFMUstate: not a serialized state of this FMU.");
+            return fmi2Error;
+        }
+        s = (State *)(*FMUstate != NULL ? *FMUstate : malloc(sizeof(State)));
+        if (s == NULL) return fmi2Error;
+        *s = check;
     }
     *FMUstate = s;
     return fmi2OK;
