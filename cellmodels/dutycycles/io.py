@@ -245,7 +245,11 @@ def _read_hdf5(path: Path, columns: list[str]):
                 names = _datasets(f)
                 raise InputError(f"The trace {path} has no dataset {c!r}; its datasets are "
                                  f"{names}." + _suggest_column(c, names))
-            out[c] = np.asarray(f[c][()], dtype=float).ravel()
+            raw = f[c]
+            if raw.ndim != 1:
+                raise InputError(f"The trace {path} has a dataset {c!r} of shape {raw.shape}; "
+                                 "a column must be a 1-D dataset.")
+            out[c] = np.asarray(raw[()], dtype=float)
             unit = f[c].attrs.get("unit", f[c].attrs.get("units"))
             attrs[c] = unit.decode() if isinstance(unit, bytes) else (
                 None if unit is None else str(unit))

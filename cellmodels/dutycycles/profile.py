@@ -231,7 +231,10 @@ class Profile:
 
     def cumulative(self, t_s) -> np.ndarray:
         """Integral of the load from 0 to ``t_s`` [J or C], exact for zero-order hold."""
-        t = np.clip(np.asarray(t_s, dtype=float), 0.0, self.duration_s)
+        t = np.asarray(t_s, dtype=float)
+        if np.any(~np.isfinite(t)) or np.any(t < 0) or np.any(t > self.duration_s):
+            raise InputError(range_message("t_s", "argument of Profile.cumulative",
+                                           f"in the range [0, {self.duration_s:g}]", t_s))
         cum = np.concatenate([[0.0], np.cumsum(self.values * np.diff(self.time_s))])
         return np.interp(t, self.time_s, cum)
 
@@ -243,7 +246,7 @@ class Profile:
 
     def scale(self, factor: float) -> Profile:
         """The profile with every value multiplied by ``factor`` (e.g. racks, or W to a cell)."""
-        f = check_range(factor, "factor", "argument of Profile.scale")
+        f = check_range(factor, "factor", "argument of Profile.scale", closed=(False, False))
         return self._new(self.time_s, self.values * f,
                          scale=float(self.metadata.get("scale", 1.0)) * f)
 
@@ -359,7 +362,8 @@ class Profile:
                 "dt_s", owner, f"a step that divides the duration {T!r} s into whole steps "
                 f"({T!r} / {dt!r} = {T / dt:.6g}; slice the profile first)", dt_s))
         d = np.diff(self.time_s)
-        if self.n_segments == n and np.allclose(d, dt, rtol=1e-9, atol=0.0):
+        if self.n_segments == n and np.all(np.abs(d - dt) <= 1e-9 * dt
+                                           + 2.0 * np.spacing(self.time_s[1:])):
             return np.array(self.values, dtype=np.float64, order="C")
         return np.array(self.resample(dt, edge_threshold=edge_threshold).values,
                         dtype=np.float64, order="C")

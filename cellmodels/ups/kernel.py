@@ -148,7 +148,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from ..errors import InputError, ParameterError, check_range
+from ..errors import InputError, ParameterError, check_range, suggest
 from ..reduction.ecm import ECM
 
 __all__ = [
@@ -266,9 +266,9 @@ def _locate(x, grid, n, bucket, nb, b0, inv_db):
     elif b >= nb:
         b = nb - 1
     i = bucket[b]
-    if i < n - 2 and x >= grid[i + 1]:
+    while i < n - 2 and x >= grid[i + 1]:
         i += 1
-    if i > 0 and x < grid[i]:
+    while i > 0 and x < grid[i]:
         i -= 1
     return i
 
@@ -1340,6 +1340,8 @@ def _run(mode, tb, cl, bms, pl, ctl, sch, u, h, cs, scr, idx, grp, cacc, acc, st
                         return kg
                 else:
                     current = _power_to_current(es, rs, p_batt)
+                    if math.isnan(current):  # p_batt <= p_hi <= E^2/4R: round-off
+                        current = es / (2.0 * rs)
             if unserved_dc > 0.0:
                 p_inv_srv = p_inv - unserved_dc
                 p_served = _out_of_in(i_irated, i_pin, i_eta, i_a, i_b, p_inv_srv)
@@ -1963,6 +1965,8 @@ def _run_one(tb, cl, bms, pl, ctl, sch, u, h, cs, idx, acc, stat, ist, flags, li
                 p_batt = p_batt_dem
                 p_link = p_link_dem
                 current = _power_to_current(es, rs, p_batt)
+                if math.isnan(current):  # p_batt <= p_hi <= E^2/4R: round-off
+                    current = es / (2.0 * rs)
         if unserved_dc > 0.0:
             p_inv_srv = p_inv - unserved_dc
             p_served = _out_of_in(i_irated, i_pin, i_eta, i_a, i_b, p_inv_srv)
@@ -2408,6 +2412,19 @@ def string_params(
         cells = Cells(int(n_series), int(n_parallel), 1.0, 1.0, _ro(1.0 / q_As), _ro(scales[1]),
                       c_th, ha, t_cool, mean_hold)
     bms_limits = dict(limits or {})
+    _known = ("voltage_min_V", "voltage_max_V", "current_max_discharge_A",
+              "current_max_charge_A", "temperature_min_K", "temperature_max_K", "soc_min",
+              "soc_max")
+    for key in bms_limits:
+        if key not in _known:
+            raise InputError(f"Unknown BMS limit {key!r} in the 'limits' {owner}."
+                             + suggest(str(key), _known))
+    merged = {**ecm.limits, **bms_limits}
+    for lo_k, hi_k in (("soc_min", "soc_max"), ("voltage_min_V", "voltage_max_V"),
+                       ("temperature_min_K", "temperature_max_K")):
+        if lo_k in merged and hi_k in merged and not merged[lo_k] <= merged[hi_k]:
+            raise InputError(f"The 'limits' {owner} (over the ECM's) must have {lo_k} <= "
+                             f"{hi_k}. Got {merged[lo_k]!r} and {merged[hi_k]!r} instead.")
     for key, value in bms_limits.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or np.isnan(value):
             raise ParameterError(f"The BMS limit {key!r} must be a number. Got {value!r}.")
@@ -2477,9 +2494,11 @@ def init(params: StringParams, *, soc=0.5, temperature_K=None, hysteresis=None
                              f"Got {hy.shape}.")
         checks.append(("hysteresis", hy, -1.0, 1.0))
     for name, a, lo, hi in checks:
-        bad = np.flatnonzero(~((a >= lo) & (a <= hi)))
+        ok = (a > lo) if name == "temperature_K" else (a >= lo)
+        bad = np.flatnonzero(~(ok & (a <= hi)))
         if bad.size:
-            raise InputError(f"The initial '{name}' must be in the range [{lo:g}, {hi:g}]. "
+            raise InputError(f"The initial '{name}' must be in the range "
+                             f"{'(' if name == 'temperature_K' else '['}{lo:g}, {hi:g}]. "
                              f"Got {float(a[bad[0]])!r} for cell {int(bad[0])}.")
     cells = np.zeros((n, 2 + params.n_rc + int(has_hys)))
     cells[:, 0] = z
@@ -2676,6 +2695,9 @@ def simulate_string(params: StringParams, state: StringState, dt_s: float, *,
         unit = "W" if current_A is None else "A"
         raise InputError(f"The {what} {u[fail]:.6g} {unit} at sample {fail} exceeds what the "
                          f"string can deliver at that state{extra}.")
+    from .system import _warn_validity
+
+    _warn_validity(params.ecm, w["stat"], float(w["stat"][S_IABS]))
     f = w["full"]
     final = StringState(_ro(w["cs"]), state.time_s + n * dt_s, params.tables.has_hys)
     return StringRun(

@@ -77,6 +77,24 @@ _CELL_UNITS = {"soc": "1", "temperature_K": "K", "rc_V": "V", "peak_temperature_
                "resistance_scale": "1", "hysteresis": "1"}
 
 
+_NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _finite_json(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {"$float": repr(obj)}
+    if isinstance(obj, dict):
+        return {k: _finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_json(v) for v in obj]
+    return obj
+
+
+def _from_json(text):
+    return json.loads(text, object_hook=lambda d: _NONFINITE[d["$float"]]
+                      if set(d) == {"$float"} else d)
+
+
 def _energy_unit(term: str) -> str:
     if term.endswith("_As"):
         return "As"
@@ -441,8 +459,8 @@ class UPSResult:
             f.attrs["status"] = self.status
             f.attrs["message"] = self.message
             f.attrs["success"] = self.success
-            f.attrs["config"] = json.dumps(self.config)
-            f.attrs["run"] = json.dumps(self.run)
+            f.attrs["config"] = json.dumps(_finite_json(self.config), allow_nan=False)
+            f.attrs["run"] = json.dumps(_finite_json(self.run), allow_nan=False)
             ds = f.create_dataset("time_s", data=self.time_s)
             ds.attrs["unit"] = "s"
             g = f.create_group("decimated")
@@ -503,7 +521,7 @@ def _read_result(path: Path) -> UPSResult:
                 limits={k: {a: (float(v) if a in ("duration_s", "energy_J") else int(v))
                             for a, v in f["limits"][k].attrs.items()} for k in K.LIMITS},
                 cells={k: f["cells"][k][()] for k in f["cells"]},
-                run=json.loads(f.attrs["run"]), config=json.loads(f.attrs["config"]),
+                run=_from_json(f.attrs["run"]), config=_from_json(f.attrs["config"]),
                 full=full, status=int(f.attrs["status"]), message=str(f.attrs["message"]),
                 success=bool(f.attrs["success"]))
         except (KeyError, OSError, ValueError, TypeError, RuntimeError) as exc:

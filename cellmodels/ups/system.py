@@ -292,8 +292,14 @@ class BMSConfig:
         for f in _fields(self):
             v = getattr(self, f)
             if v is not None:
-                lo = 0.0 if ("current" in f or "temperature" in f or "voltage" in f) else -1.0
-                _num(v, f, "[bms]", lo, np.inf)
+                hi = 1.0 if f.startswith("soc") else np.inf
+                _num(v, f, "[bms]", 0.0, hi)
+        for lo_k, hi_k in (("soc_min", "soc_max"), ("voltage_min_V", "voltage_max_V"),
+                           ("temperature_min_K", "temperature_max_K")):
+            a, b = getattr(self, lo_k), getattr(self, hi_k)
+            if a is not None and b is not None and not a <= b:
+                raise ParameterError(f"The [bms] limits must have {lo_k} <= {hi_k}. Got "
+                                     f"{a!r} and {b!r} instead.")
 
     @classmethod
     def from_dict(cls, d: dict) -> BMSConfig:
@@ -319,7 +325,12 @@ class GridEvent:
 
     @classmethod
     def from_dict(cls, d: dict, k: int) -> GridEvent:
-        return cls(**_table(d, f"[[grid.events]] number {k}", _fields(cls)))
+        where = f"[[grid.events]] number {k}"
+        d = _table(d, where, _fields(cls))
+        for req in ("start_s", "duration_s"):
+            if req not in d:
+                raise ParameterError(f"The section {where} needs '{req}'.")
+        return cls(**d)
 
 
 @dataclass(frozen=True)
@@ -469,7 +480,7 @@ def _curve_arrays(conv: ConverterConfig) -> K.Curve:
 
 def _on_grid(t: float, dt: float, what: str) -> int:
     k = round(t / dt)
-    if abs(k * dt - t) > 1e-9 * max(1.0, abs(t)):
+    if abs(k * dt - t) > 1e-6 * dt + 4.0 * math.ulp(abs(t)):
         lo, hi = math.floor(t / dt) * dt, math.ceil(t / dt) * dt
         raise ParameterError(f"The {what} = {t!r} s is not on the time grid (dt = {dt:g} s): "
                              f"the edge would be smeared. Nearest grid times: {lo:.12g} s or "
@@ -501,9 +512,9 @@ def _schedule(grid: GridConfig, dt: float, rect_in_max_W: float) -> K.Schedule:
         else:
             segs.append((k0, 0.0, 0.0))
             if gen is not None:
-                kd = k0 + round(gen.start_delay_s / dt)
+                kd = k0 + _on_grid(gen.start_delay_s, dt, "'start_delay_s' of [grid.generator]")
                 if kd < k1:
-                    nr = round(gen.ramp_s / dt)
+                    nr = _on_grid(gen.ramp_s, dt, "'ramp_s' of [grid.generator]")
                     if nr > 0:
                         segs.append((kd, 0.0, gen.rated_W / nr))
                     if kd + nr < k1:
@@ -715,7 +726,8 @@ def _regular_profile(load, dt_s) -> tuple[np.ndarray, float]:
         raise InputError(f"The profile's time_s must increase. Got {float(t[k])!r} then "
                          f"{float(t[k + 1])!r} at sample {k + 1}.")
     step_ = float(d[0]) if dt_s is None else float(dt_s)
-    off = np.flatnonzero(np.abs(d - step_) > 1e-9 * step_)
+    slack = 1e-9 * step_ + 2.0 * np.spacing(np.abs(t[1:]))
+    off = np.flatnonzero(np.abs(d - step_) > slack)
     if off.size:
         if dt_s is not None and hasattr(load, "to_grid"):
             return np.asarray(load.to_grid(step_), dtype=float), step_
@@ -789,6 +801,10 @@ def simulate_ups(
 
     if isinstance(config, dict):
         config = UPSConfig.from_dict(config)
+    if isinstance(chunk_steps, bool) or not isinstance(chunk_steps, int | np.integer) or \
+            chunk_steps < 1:
+        raise InputError(f"The 'chunk_steps' argument of simulate_ups must be an integer >= 1. "
+                         f"Got {chunk_steps!r} instead.")
     u, dt = _regular_profile(load, dt_s)
     for start in range(0, u.size, 1_000_000):
         _check_load(u[start:start + 1_000_000], start)
