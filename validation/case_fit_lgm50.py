@@ -283,6 +283,18 @@ def activation_energy_parameters():
     return parameters() + [FitParameter(ACTIVATION_ENERGY, bounds=(0.0, 100000.0))]
 
 
+#: The pulse records of :func:`pulse_activation_fit` at the other temperatures, the case's
+#: SOCs: at each, the first of these cells whose record starts on a rest sample (the initial
+#: state comes from the rest voltage; Cell13's SoC9 record at 10 degC starts loaded). Not
+#: 45 degC: those records start at 318.55 K, past the set's validity (318.15 K), which the
+#: fit refuses; 45 degC is then an extrapolation of the 10-25 degC activation energies.
+PULSE_ACTIVATION_CELLS = {10: ("Cell13", "Cell16")}
+#: The activation energies :func:`pulse_activation_fit` and :func:`all_temperatures_fit`
+#: fit (0-100 kJ/mol, from the set's values).
+ACTIVATION_KEYS = ("Negative electrode/Diffusivity", "Negative electrode/Reaction rate constant",
+                   "Electrolyte/Conductivity")
+
+
 def all_temperatures_fit(progress: bool = False, max_nfev: int = 30):
     """Diagnosis outside the issue's split (docs/fitting.md, "With every temperature in the
     fit"): can the model carry 10, 25 and 45 degC at once? The 25 degC 0.5C and 1C, 10 and
@@ -304,11 +316,29 @@ def all_temperatures_fit(progress: bool = False, max_nfev: int = 30):
     params = [p for p in parameters() if "Heat transfer" not in p.name
               and "Specific heat" not in p.name]
     params += [FitParameter(f"{k} activation energy [J.mol-1]", bounds=(0.0, 100000.0))
-               for k in ("Negative electrode/Diffusivity",
-                         "Negative electrode/Reaction rate constant",
-                         "Electrolyte/Conductivity")]
+               for k in ACTIVATION_KEYS]
     return fit_physics("lgm50", exps, params, max_nfev=max_nfev, progress=progress,
                        **MEASURED_T_OPTIONS)
+
+
+def pulse_activation_fit(progress: bool = False, max_nfev: int = 30):
+    """Diagnosis outside the issue's split, the route proposed for it (docs/fitting.md): the
+    case's fit records plus the WMG 10 s pulses at 10 degC (same SOCs, one cell per
+    temperature and SOC, :data:`PULSE_ACTIVATION_CELLS`), the case's seven values plus three
+    activation energies (:data:`ACTIVATION_KEYS`); every discharge but the 25 degC 0.5C and
+    1C stays held out. Returns the FitResult."""
+    from cellmodels.fitting import Experiment, FitParameter, dataset_from_spec, fit_physics
+
+    exps = fit_experiments()
+    for t, cells in PULSE_ACTIVATION_CELLS.items():
+        for k in FIT_SOCS:
+            records = [dataset_from_spec(f"wmg-pulse:T{t}:SoC{k}:{c}")[0] for c in cells]
+            at_rest = [d for d in records if abs(d.current_A[0]) < 0.3]
+            exps.append(Experiment(at_rest[0], weight=PULSE_WEIGHT))
+    params = parameters() + [FitParameter(f"{k} activation energy [J.mol-1]",
+                                          bounds=(0.0, 100000.0)) for k in ACTIVATION_KEYS]
+    return fit_physics("lgm50", exps, params, max_nfev=max_nfev, progress=progress,
+                       **MODEL_OPTIONS)
 
 
 def fit_variant(variant: str, progress: bool = False, max_nfev: int = 30):
@@ -581,6 +611,10 @@ if __name__ == "__main__":
                     help="diagnosis: the case's fit on the lgm50 set whose electrode balance "
                          "fit_balance first fitted to the WMG 25 degC OCV table (a record "
                          "outside the issue's split)")
+    ap.add_argument("--pulse-activation", action="store_true",
+                    help="diagnosis: also fit three activation energies to the WMG pulses "
+                         "at 10 degC (pulses outside the issue's split; every "
+                         "discharge but the fit's stays held out)")
     args = ap.parse_args()
     cell = "lgm50"
     if args.balance_first:
@@ -602,6 +636,8 @@ if __name__ == "__main__":
         raise SystemExit(0)
     if args.variant:
         cell, r = fit_variant(args.variant, progress=True)
+    elif args.pulse_activation:
+        r = pulse_activation_fit(progress=True)
     elif args.activation_energy:
         from cellmodels.fitting import fit_physics
 
