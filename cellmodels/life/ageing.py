@@ -566,7 +566,7 @@ class AgeingModel:
         # BLAST-Lite's window C-rate, on the window as given (CRATE_DEFINITIONS)
         crate_window = window_mean_crate(t, z)
         drift = float(z[-1] - z[0])
-        if periodic and t.size > 2:
+        if periodic:
             # Rotate to start at the highest SOC and close the loop with a step from the
             # last sample back to the first, at the time of the last (a zero-length
             # interval: no calendar time). That step is not a real move: the window's net
@@ -574,7 +574,10 @@ class AgeingModel:
             # it at that average rate, so its rate is |drift| / window duration (never the
             # drift over one sample interval, which gave the 172C of a 600 s window that
             # drifted by 3 %).
-            k = int(np.argmax(z[:-1]))
+            # the highest sample of the whole window, the last one included (ASTM E1049
+            # counts a repeating history from its highest point; a window that ends at its
+            # top, charging, would otherwise be counted from its second-highest sample)
+            k = int(np.argmax(z))
             span = t[-1] - t[0]
             drift_rate_h = abs(z[-1] - z[0]) / (span / 3600.0)
             rate_h = np.concatenate((rate_h[k:], [drift_rate_h], rate_h[:k]))

@@ -31,7 +31,7 @@ import os
 
 import numpy as np
 
-from ..errors import InputError, SolverError
+from ..errors import InputError, SolverError, check_range
 from .ageing import F_C_PER_MOL, AgeingModel, anode_potential_V, load_model
 
 __all__ = ["SEI_DEFAULTS_FROM", "calibrated_model", "fit_calendar", "physics_options",
@@ -74,6 +74,14 @@ def storage_run(cell, temperature_K: float, soc: float, days: float, *, points: 
     if not (0 < days <= 20 * 365):
         raise InputError(f"The 'days' argument of storage_run must be in the range "
                          f"(0, 7300]. Got {days!r} instead.")
+    # checked here, not by PyBaMM (a ModelError on variable bounds, an IDA failure)
+    check_range(soc, "soc", "argument of storage_run", 0.0, 1.0)
+    check_range(temperature_K, "temperature_K", "argument of storage_run", 0.0, 1000.0,
+                closed=(False, True))
+    if isinstance(points, bool) or not isinstance(points, int | np.integer) or \
+            not 1 <= points <= 10_000:
+        raise InputError(f"The 'points' argument of storage_run must be an integer in the "
+                         f"range [1, 10000]. Got {points!r} instead.")
     pv, model = physics_options(cell)
     pv["Ambient temperature [K]"] = temperature_K
     pv["Initial temperature [K]"] = temperature_K

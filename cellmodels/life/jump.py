@@ -16,7 +16,7 @@ a day of AI duty) over ``years``:
    predictor, the step uses the mean of both increments, and the difference of capacity
    (and relative resistance) between predictor and corrector is the local error estimate;
    a step whose error exceeds ``tolerance`` is halved and redone, the next step grows by
-   ``min(2, 0.9 sqrt(tolerance / error))``. The step is also capped at
+   ``min(4, 0.9 sqrt(tolerance / error))``. The step is also capped at
    ``max_capacity_step`` of capacity and ``max_step_years``;
 4. repeat until ``years``.
 
@@ -104,11 +104,23 @@ class LifeResult:
         return self.time_s / YEAR_S
 
     def capacity_at(self, years: float) -> float:
-        """Capacity fraction at ``years`` (linear between steps)."""
-        return float(np.interp(years * YEAR_S, self.time_s, self.capacity_fraction))
+        """Capacity fraction at ``years`` (linear between steps); NaN outside the
+        projection (before 0 or after ``time_years[-1]``, e.g. a run stopped at
+        ``floor_capacity``), never the last value held."""
+        return self._at(years, self.capacity_fraction)
 
     def resistance_at(self, years: float) -> float:
-        return float(np.interp(years * YEAR_S, self.time_s, self.resistance_factor))
+        """Resistance factor at ``years`` (linear between steps); NaN outside the
+        projection."""
+        return self._at(years, self.resistance_factor)
+
+    def _at(self, years: float, values: np.ndarray) -> float:
+        t = np.asarray(self.time_s, dtype=float)
+        x = float(years) * YEAR_S
+        tol = 1e-9 * max(abs(float(t[-1])), 1.0)  # round-off of the last step's end
+        if not (t[0] - tol <= x <= t[-1] + tol):
+            return float("nan")
+        return float(np.interp(min(max(x, t[0]), t[-1]), t, values))
 
     def save(self, path: str | Path) -> Path:
         """Write the result to HDF5 atomically (``format = cellmodels.life_result``)."""
@@ -228,36 +240,43 @@ def age_ecm(ecm, capacity_fraction: float, resistance_factor: float):
                        rc_R_Ohm=ecm.rc_R_Ohm * resistance_factor)
 
 
-def soc_sequence(time_s, soc_min, soc_max, soc_mean, bin_s: float
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def soc_sequence(time_s, soc_min, soc_max, soc_mean, bin_s: float,
+                 end_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """An extremes-preserving SOC series from decimated (min, max, mean) bins.
 
     Each bin gives two samples, its minimum and maximum, ordered by the trend of the bin
     means around it (rising: min then max), placed at the bin's quarter and three-quarter
     points. Every swing longer than a bin keeps its full depth; a reversal inside a bin
-    can add a spurious cycle no deeper than that bin's own range.
+    can add a spurious cycle no deeper than that bin's own range. ``end_s``: the end of
+    the run [s] when its last bin is partial (default: a whole bin after the last start).
     """
     t = np.asarray(time_s, dtype=float)
     lo = np.asarray(soc_min, dtype=float)
     hi = np.asarray(soc_max, dtype=float)
     m = np.asarray(soc_mean, dtype=float)
     n = t.size
-    if n == 1:
-        return np.array([t[0], t[0] + bin_s]), np.array([m[0], m[0]])
-    trend = np.empty(n)
-    trend[1:-1] = m[2:] - m[:-2]
-    trend[0] = m[1] - m[0]
-    trend[-1] = m[-1] - m[-2]
+    width = np.full(n, float(bin_s))
+    if end_s is not None:
+        last = float(end_s) - t[-1]
+        if not (0 < last <= bin_s * (1 + 1e-9)):
+            raise InputError(f"The 'end_s' argument of soc_sequence must be in the range "
+                             f"({t[-1]:g}, {t[-1] + bin_s:g}] s. Got {end_s!r} instead.")
+        width[-1] = last
+    trend = np.zeros(n)  # one bin: no trend, its min then its max
+    if n > 1:
+        trend[1:-1] = m[2:] - m[:-2]
+        trend[0] = m[1] - m[0]
+        trend[-1] = m[-1] - m[-2]
     rising = trend >= 0
     first = np.where(rising, lo, hi)
     second = np.where(rising, hi, lo)
     ts = np.empty(2 * n)
     zs = np.empty(2 * n)
-    ts[0::2] = t + 0.25 * bin_s
-    ts[1::2] = t + 0.75 * bin_s
+    ts[0::2] = t + 0.25 * width
+    ts[1::2] = t + 0.75 * width
     zs[0::2] = first
     zs[1::2] = second
-    ts = np.concatenate(([t[0]], ts, [t[-1] + bin_s]))
+    ts = np.concatenate(([t[0]], ts, [t[-1] + width[-1]]))
     zs = np.concatenate(([m[0]], zs, [m[-1]]))
     return ts, np.clip(zs, 0.0, 1.0)
 
@@ -270,8 +289,11 @@ def window_stress_from_ups(model: AgeingModel, result, capacity_fraction: float
     temperature: the hottest cell (bin mean), held over each bin.
     """
     bin_s = float(result.decimation_s)
+    # the window lasts n_steps * dt_s; its last bin is partial when that is not a whole
+    # number of bins (a 90 s window at 60 s bins is 90 s, not 120 s)
     ts, zs = soc_sequence(result.time_s, result.min("soc"), result.max("soc"),
-                          result.mean("soc"), bin_s)
+                          result.mean("soc"), bin_s,
+                          end_s=float(result.n_steps) * float(result.dt_s))
     temp_bins = result.mean("temperature_max_K")
     idx = np.clip(np.searchsorted(result.time_s, ts, side="right") - 1, 0, temp_bins.size - 1)
     # the fastest the mean SOC can move: the largest string current shared by the parallel
@@ -460,7 +482,9 @@ def project_life(
     -------
     LifeResult
     """
-    if not (isinstance(years, int | float) and 0 < years <= 50):
+    # a real number (numpy integers too), not a bool; NaN fails the comparison
+    real = isinstance(years, int | float | np.integer | np.floating)
+    if isinstance(years, bool | np.bool_) or not real or not 0 < years <= 50:
         raise InputError(f"The 'years' argument of project_life must be in the range (0, 50]."
                          f" Got {years!r} instead.")
     if not (0 < eol_capacity < 1):
@@ -472,6 +496,12 @@ def project_life(
     if not (0 < floor_capacity <= eol_capacity):
         raise InputError(f"The 'floor_capacity' argument of project_life must be in the range "
                          f"(0, eol_capacity = {eol_capacity!r}]. Got {floor_capacity!r}.")
+    if not (0 < max_capacity_step <= 1):  # also refuses NaN
+        raise InputError(f"The 'max_capacity_step' argument of project_life must be in the "
+                         f"range (0, 1]. Got {max_capacity_step!r} instead.")
+    if not (0 < max_step_years <= 50):  # also refuses NaN; 0 would never advance
+        raise InputError(f"The 'max_step_years' argument of project_life must be in the "
+                         f"range (0, 50]. Got {max_step_years!r} instead.")
     if fixed_step_windows is not None and not fixed_step_windows > 0:
         raise InputError(f"The 'fixed_step_windows' argument of project_life must be in the "
                          f"range (0, inf). Got {fixed_step_windows!r} instead.")

@@ -15,7 +15,7 @@ Every counted range keeps its mean, its count (0.5 or 1) and the indices (into t
 original series) of the two reversals that bound it, so the caller can attach the time,
 temperature and rate of each cycle. The ASTM standard's own example (its Fig. 6, nine
 reversals -2, 1, -3, 5, -1, 3, -4, 4, -2) counts ranges 3 (0.5), 4 (1.5), 6 (0.5),
-8 (1.0) and 9 (0.5); ``tests/test_life_rainflow.py`` checks it.
+8 (1.0) and 9 (0.5); ``tests/test_life.py::test_rainflow_astm_e1049_example`` checks it.
 """
 
 from __future__ import annotations

@@ -206,6 +206,20 @@ def _dutycycle_keys(d: Mapping) -> tuple[str, ...]:
     return ("generator", "name", *inspect.signature(func).parameters)
 
 
+def _resolve_model(value, base_dir: Path):
+    def one(v):
+        if isinstance(v, str) and Path(v).suffix and not Path(v).is_absolute():
+            return str((base_dir / v).resolve())
+        return v
+
+    if isinstance(value, list):
+        return [one(v) for v in value]
+    if isinstance(value, Mapping) and set(value) == {"sweep"} and isinstance(value["sweep"],
+                                                                            list):
+        return {"sweep": [one(v) for v in value["sweep"]]}
+    return one(value)
+
+
 def parse_study_config(data: Mapping, *, kind: str | None = None,
                        base_dir: str | Path = ".", default_name: str = "study"
                        ) -> StudyConfig:
@@ -262,6 +276,11 @@ def parse_study_config(data: Mapping, *, kind: str | None = None,
             keys = _life_keys()
             if keys is not None:
                 _check_keys(d, keys, "[life]")
+            if "model" in d:
+                # a coefficient file (a name with a suffix, load_model's rule) is taken
+                # from the config's folder, as ECM cells and traces are, not from each
+                # worker's working directory
+                d = {**d, "model": _resolve_model(d["model"], base_dir)}
         elif sec == "dutycycle":
             gen = d.get("generator", "synchronized_training")
             if isinstance(gen, list | dict):
@@ -316,8 +335,12 @@ def load_study_config(path: str | Path, *, kind: str | None = None) -> StudyConf
     return config
 
 
-def point_id(kind: str, cell_sha256: str, params: dict) -> str:
-    """A stable id of one point: its kind, its cell's ECM (by content) and its inputs."""
-    text = json.dumps({"kind": kind, "cell": cell_sha256, "params": _plain(params)},
-                      sort_keys=True, default=float)
+def point_id(kind: str, cell_sha256: str, params: dict, files: dict | None = None) -> str:
+    """A stable id of one point: its kind, its cell's ECM (by content) and its inputs,
+    with the content (sha256) of the input files they name (``files``: field -> digest;
+    left out when empty, so ids of studies without input files are unchanged)."""
+    key = {"kind": kind, "cell": cell_sha256, "params": _plain(params)}
+    if files:
+        key["files"] = dict(files)
+    text = json.dumps(key, sort_keys=True, default=float)
     return hashlib.sha256(text.encode()).hexdigest()[:20]

@@ -81,7 +81,7 @@ def resolve_cells(config: StudyConfig, output: Path, *, progress: bool = True) -
             ecm = load_ecm(path)
             source = str(path)
         else:
-            from ..physics.cells import available_cells
+            from ..physics.cells import available_cells, load_cell
 
             names = available_cells()
             if label not in names:
@@ -89,8 +89,10 @@ def resolve_cells(config: StudyConfig, output: Path, *, progress: bool = True) -
 
                 raise InputError(f"Unknown cell {label!r} in the study's 'cells': not an ECM "
                                  "file (.h5) nor a parameter set." + suggest(label, names))
-            tag = hashlib.sha256(json.dumps(config.reduce, sort_keys=True).encode()
-                                 ).hexdigest()[:8]
+            # the cache is keyed by the settings and by the parameter set's content: an
+            # edited set is reduced again, not served from the old cell's ECM
+            key = {"reduce": config.reduce, "cell_sha256": load_cell(label).sha256}
+            tag = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
             path = output.with_name(output.name + ".cells") / f"{label}-{tag}.ecm.h5"
             if path.exists():
                 ecm = load_ecm(path)
@@ -104,6 +106,33 @@ def resolve_cells(config: StudyConfig, output: Path, *, progress: bool = True) -
         cells[label] = (ecm, {"source": source, "sha256": _sha256(path),
                               "ecm_name": ecm.name})
     return cells
+
+
+def input_files(params: dict) -> dict:
+    """The input files a point's params name (a ``trace`` duty cycle's ``path``, a
+    ``[life]`` model JSON), as ``field -> sha256`` of their content: part of the point's
+    id, so an edited file is computed again, not served from the old results."""
+    out = {}
+    duty = params.get("dutycycle", {})
+    if duty.get("generator") == "trace" and isinstance(duty.get("path"), str):
+        p = Path(duty["path"])
+        if p.is_file():
+            out["dutycycle.path"] = _sha256(p)
+    model = params.get("life", {}).get("model")
+    if isinstance(model, str) and Path(model).suffix and Path(model).is_file():
+        out["life.model"] = _sha256(Path(model))
+    return out
+
+
+def _check_distinct_cells(cells: dict) -> None:
+    """Two labels of one ECM (the same file, or byte-identical copies) would share every
+    point id: the second label's points would be dropped as duplicates."""
+    seen: dict[str, str] = {}
+    for label, (_, info) in cells.items():
+        other = seen.setdefault(info["sha256"], label)
+        if other != label:
+            raise InputError(f"The study's 'cells' {other!r} and {label!r} are the same ECM "
+                             f"(sha256 {info['sha256'][:12]}...); list it once.")
 
 
 class _Local:
@@ -131,13 +160,17 @@ class _Local:
         self.pool = cf.ProcessPoolExecutor(max_workers=self.workers,
                                            mp_context=multiprocessing.get_context("spawn"))
 
-    def run(self, tasks):
-        """Yield (pid, outcome or exception) as points finish."""
+    def run(self, tasks, ticks: bool = False):
+        """Yield (pid, outcome or exception) as points finish; with ``ticks``, also
+        ``(None, None)`` when nothing finished for 0.2 s (or before a point that runs in
+        this process), so the caller can save what finished before."""
         from collections import deque
         from concurrent.futures.process import BrokenProcessPool
 
         if self.pool is None:
-            for pid, kind, ecm, params in tasks:
+            for k, (pid, kind, ecm, params) in enumerate(tasks):
+                if k and ticks:
+                    yield None, None  # a tick: the caller saves what finished before
                 yield pid, self.point(kind, ecm, params)
             return
         queue = deque(tasks)
@@ -161,7 +194,11 @@ class _Local:
                         self._start()
                         continue
                     break
-            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            done, _ = cf.wait(running, timeout=_PART_EVERY_S, return_when=cf.FIRST_COMPLETED)
+            if not done:
+                if ticks:
+                    yield None, None  # a tick: the caller saves what finished before
+                continue
             broken = []
             for fut in done:
                 task = running.pop(fut)
@@ -211,7 +248,7 @@ class _Dask:
         self.name = f"the Dask cluster at {address} ({n} workers)"
         self.futures = []
 
-    def run(self, tasks):
+    def run(self, tasks, ticks: bool = False):  # TODO: ticks (as _Local) not done for Dask
         import uuid
 
         from distributed import as_completed
@@ -291,6 +328,7 @@ def run_study(
         if path.exists():
             store.merge_parts(path)  # a killed run's last points
         cells = resolve_cells(config, path, progress=progress)
+        _check_distinct_cells(cells)
         store.create_or_check(path, config.kind, config.name, config.to_json(),
                               {label: info for label, (_, info) in cells.items()})
         done = store.load_study(path).points
@@ -298,7 +336,8 @@ def run_study(
         skipped = 0
         for point in config.points():
             ecm, info = cells[point["cell"]]
-            pid = point_id(config.kind, info["sha256"], point["params"])
+            pid = point_id(config.kind, info["sha256"], point["params"],
+                           input_files(point["params"]))
             if pid in meta:
                 continue  # the same inputs twice in the grid
             meta[pid] = point
@@ -319,7 +358,12 @@ def run_study(
         last_part = last_merge = time.monotonic()
         cancelled = True
         try:
-            for pid, outcome in engine.run(tasks):
+            for pid, outcome in engine.run(tasks, ticks=True):
+                if pid is None:  # a tick: nothing finished lately (or the next point
+                    if pending:  # runs in this process): save what waits now
+                        store.write_part(path, pending)
+                        pending, last_part = {}, time.monotonic()
+                    continue
                 if isinstance(outcome, BaseException):
                     outcome = {"status": "error", "values": {}, "arrays": {}, "warnings": [],
                                "seconds": float("nan"),
@@ -353,7 +397,11 @@ def run_study(
     if plot:
         from .plots import plot_study
 
-        figures = plot_study(store.load_study(path), path.with_suffix(""))
+        # the figures are of this config's grid: the file may also hold points of an
+        # earlier config (other fixed values) at the same coordinates
+        results = store.load_study(path)
+        results.points = {pid: p for pid, p in results.points.items() if pid in meta}
+        figures = plot_study(results, path.with_suffix(""))
     return StudySummary(path=path, kind=config.kind, total=total, computed=computed,
                         skipped=skipped, failed=len(failures), failures=failures,
                         seconds=time.perf_counter() - t_start, figures=figures,

@@ -106,14 +106,34 @@ class StudyResults:
         return [p for p in self.points.values() if not p.ok]
 
     def table(self) -> list[dict]:
-        """One row per point: cell, coordinates, status, error, then every scalar output."""
+        """One row per point: cell, coordinates, status, error, then every scalar output.
+
+        The coordinates are the axes, plus any other input that differs between the
+        file's points (a fixed value changed between runs on the same file), so no two
+        rows of different inputs look alike."""
+        flat = {pid: _flatten(p.params) for pid, p in self.points.items()}
+        keys = dict.fromkeys(k for f in flat.values() for k in f)
+        varying = [k for k in keys
+                   if len({json.dumps(f.get(k), sort_keys=True) for f in flat.values()}) > 1]
         rows = []
         for p in self.points.values():
-            row = {"id": p.id, "cell": p.cell, **p.coords, "status": p.status,
+            extra = {k: flat[p.id].get(k) for k in varying if k not in p.coords}
+            row = {"id": p.id, "cell": p.cell, **p.coords, **extra, "status": p.status,
                    "error": p.error}
             row.update(p.values)
             rows.append(row)
         return rows
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, name + "."))
+        else:
+            out[name] = v
+    return out
 
 
 def _write_point(group, point: dict) -> None:
