@@ -204,8 +204,12 @@ class PulseEngine:
 
 
 @functools.lru_cache(maxsize=8)
-def _engine(cell_name: str, model: str) -> PulseEngine:
-    return PulseEngine(load_cell(cell_name), model)
+def _engine(cell_name: str, sha256: str, model: str) -> PulseEngine:
+    # keyed on the set's content too: a set file edited between calls is a new cell
+    cell = load_cell(cell_name)
+    if cell.sha256 != sha256:  # edited again since the caller read it
+        raise InputError(f"The parameter set {cell_name} changed while being read.")
+    return PulseEngine(cell, model)
 
 
 def pulse_dcr(
@@ -218,7 +222,7 @@ def pulse_dcr(
 ) -> dict[str, np.ndarray]:
     """DCR [Ohm] and its breakdown for one pulse at ``c_rate`` x nominal capacity."""
     if isinstance(cell, str):
-        engine = _engine(cell, model)
+        engine = _engine(cell, load_cell(cell).sha256, model)
     else:
         engine = PulseEngine(cell, model)
     check_range(c_rate, "c_rate", "of a DCR pulse", 0.0, 100.0, closed=(False, True))

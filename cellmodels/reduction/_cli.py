@@ -27,6 +27,12 @@ def _cmd_reduce(args: argparse.Namespace) -> int:
     problem = out_folder_problem(args.out)  # before the identification, not after it
     if problem:
         return _refuse(problem)
+    if args.temperatures is not None and not args.temperatures:
+        return _refuse("--temperatures takes at least one temperature [degC]; got none "
+                       "(leave the flag out for the default grid).")
+    if not 1e-3 <= args.rest <= 36000.0:  # ECMIdentifier's range for rest_s
+        return _refuse(f"--rest must be in [0.001, 36000] s (the rest after the "
+                       f"identification sequence); got {args.rest:g}.")
     kwargs = {"n_rc": args.n_rc, "model": args.model, "amplitude": args.amplitude,
               "current_dependence": args.current_dependence, "rest_s": args.rest,
               "centre_soc": args.centre_soc, "beyond_validity_K": args.beyond_validity,

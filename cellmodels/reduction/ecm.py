@@ -40,6 +40,8 @@ per run (see :mod:`cellmodels.reduction.simulate`).
 from __future__ import annotations
 
 import dataclasses
+import json
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,11 +62,50 @@ READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 _LIMIT_KEYS = ("voltage_min_V", "voltage_max_V", "current_max_discharge_A",
                "current_max_charge_A", "temperature_min_K", "temperature_max_K")
 _VALIDITY_KEYS = ("soc_min", "soc_max", "temperature_min_K", "temperature_max_K",
-                  "current_max_A")
+                  "current_max_A", "current_max_charge_A")
+
+
+def _is_number(value) -> bool:
+    """A real number (Python's or numpy's), not a bool: what a table entry may be."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _scalar(value, name: str, low: float, low_closed: bool) -> float:
+    """``float(value)`` for a scalar field in (low, inf) or [low, inf), else ParameterError
+    in the one message format (a bool, text, an array or NaN is refused)."""
+    allowed = f"in the range {'[' if low_closed else '('}{low:g}, inf)"
+    if _is_number(value) and np.isfinite(value) and (
+            value >= low if low_closed else value > low):
+        return float(value)
+    raise ParameterError(f"The ECM field '{name}' must be {allowed}. Got {value!r} instead.")
+
+
+def _json_dict(value, name: str) -> dict:
+    """``value`` as the file will hold it (JSON: str keys, lists, floats), so that write
+    then read gives an identical object; ParameterError if JSON cannot hold it."""
+    def keys_ok(obj) -> bool:  # JSON would turn a key 7 into "7": refuse it instead
+        if isinstance(obj, dict):
+            return all(isinstance(k, str) and keys_ok(v) for k, v in obj.items())
+        return all(keys_ok(v) for v in obj) if isinstance(obj, list | tuple) else True
+
+    try:
+        value = dict(value)
+        if not keys_ok(value):
+            raise TypeError("a key is not a string")
+        return json.loads(json.dumps(value, sort_keys=True))
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"The ECM field '{name}' must be a dict of JSON values (str "
+                             f"keys; numbers, strings, lists, dicts). Got {value!r} ({exc})."
+                             ) from None
 
 
 def _arr(x, name: str, shape: tuple | None = None) -> np.ndarray:
-    a = np.array(x, dtype=float)
+    try:
+        a = np.array(x, dtype=float)
+    except (TypeError, ValueError) as exc:  # ragged nesting, text
+        raise ParameterError(f"The ECM field '{name}' must be an array of numbers"
+                             + (f" of shape {shape}" if shape is not None else "")
+                             + f". Got {x!r} ({exc}).") from None
     a.setflags(write=False)
     if shape is not None and a.shape != shape:
         raise ParameterError(f"The ECM field '{name}' must have shape {shape}. Got {a.shape}.")
@@ -92,7 +133,8 @@ class ECM:
     limits : dict with voltage_min_V, voltage_max_V, current_max_discharge_A,
         current_max_charge_A, temperature_min_K, temperature_max_K
     validity : dict with soc_min, soc_max, temperature_min_K, temperature_max_K,
-        current_max_A: the range it was identified over
+        current_max_A (discharge) and optionally current_max_charge_A (the largest charge
+        current, >= 0; default current_max_A): the range it was identified over
     ct_R_Ohm : (ns, nt) or None
         Small-signal resistance of the charge-transfer element ``eta_ct`` (see the module
         docstring); None (default) for none.
@@ -138,6 +180,19 @@ class ECM:
         if not isinstance(self.name, str):
             raise ParameterError(f"The ECM field 'name' must be a string. Got {self.name!r} "
                                  "instead.")
+        try:  # the file holds it as UTF-8 text without NUL (HDF5 variable-length string)
+            self.name.encode("utf-8")
+            ok = "\x00" not in self.name
+        except UnicodeEncodeError:
+            ok = False
+        if not ok:
+            raise ParameterError("The ECM field 'name' must be text encodable as UTF-8 "
+                                 f"without NUL characters. Got {self.name!r} instead.")
+        for label, low, closed in (("capacity_Ah", 0.0, False),
+                                   ("reference_temperature_K", 0.0, False),
+                                   ("thermal_mass_J_per_K", 0.0, False),
+                                   ("heat_transfer_W_per_K", 0.0, True)):
+            set_(self, label, _scalar(getattr(self, label), label, low, closed))
         soc = _arr(self.soc, "soc")
         temps = _arr(self.temperature_K, "temperature_K")
         ns, nt = soc.size, temps.size
@@ -152,13 +207,10 @@ class ECM:
         set_(self, "ocv_V", _arr(self.ocv_V, "ocv_V", (ns,)))
         set_(self, "docv_dT_V_per_K", _arr(self.docv_dT_V_per_K, "docv_dT_V_per_K", (ns,)))
         set_(self, "r0_Ohm", _arr(self.r0_Ohm, "r0_Ohm", (ns, nt)))
-        rc_r = np.array(self.rc_R_Ohm, dtype=float)
+        rc_r = _arr(self.rc_R_Ohm, "rc_R_Ohm")
         n = rc_r.shape[0] if rc_r.ndim == 3 else -1
         set_(self, "rc_R_Ohm", _arr(rc_r, "rc_R_Ohm", (max(n, 0), ns, nt)))
         set_(self, "rc_tau_s", _arr(self.rc_tau_s, "rc_tau_s", (max(n, 0), ns, nt)))
-        if self.capacity_Ah <= 0 or not np.isfinite(self.capacity_Ah):
-            raise ParameterError(f"The ECM field 'capacity_Ah' must be in the range (0, inf). "
-                                 f"Got {self.capacity_Ah!r} instead.")
         if np.any(self.r0_Ohm <= 0):
             i = np.argwhere(self.r0_Ohm <= 0)[0]
             raise ParameterError(
@@ -204,12 +256,10 @@ class ECM:
                     f"non-negative. Got {float(m[k])!r} at SOC {soc[k]:g}.")
             set_(self, "hysteresis_V", m)
             rate, h0 = self.hysteresis_rate, self.hysteresis_initial
-            if isinstance(rate, bool) or not isinstance(rate, int | float | np.floating) or not (
-                    np.isfinite(rate) and rate > 0):
+            if not _is_number(rate) or not (np.isfinite(rate) and rate > 0):
                 raise ParameterError("The ECM field 'hysteresis_rate' must be in the range "
                                      f"(0, inf). Got {rate!r} instead.")
-            if isinstance(h0, bool) or not isinstance(h0, int | float | np.floating) or not (
-                    -1.0 <= h0 <= 1.0):
+            if not _is_number(h0) or not (-1.0 <= h0 <= 1.0):
                 raise ParameterError("The ECM field 'hysteresis_initial' must be in the range "
                                      f"[-1, 1]. Got {h0!r} instead.")
             set_(self, "hysteresis_rate", float(rate))
@@ -230,17 +280,19 @@ class ECM:
         if not (np.isfinite(self.heat_transfer_W_per_K) and self.heat_transfer_W_per_K >= 0):
             raise ParameterError("The ECM field 'heat_transfer_W_per_K' must be in the range "
                                  f"[0, inf). Got {self.heat_transfer_W_per_K!r} instead.")
-        for label in ("limits", "validity", "error", "provenance"):
-            set_(self, label, dict(getattr(self, label)))
         for label, allowed in (("limits", _LIMIT_KEYS), ("validity", _VALIDITY_KEYS)):
-            for key, value in getattr(self, label).items():
+            entries = dict(getattr(self, label))
+            for key, value in entries.items():
                 if key not in allowed:
                     raise ParameterError(f"Unknown key {key!r} in the ECM's '{label}'."
                                          + suggest(key, allowed))
-                if isinstance(value, bool) or not isinstance(value, int | float) or not (
-                        np.isfinite(value) or value == np.inf):
+                if not _is_number(value) or not (np.isfinite(value) or value == np.inf):
                     raise ParameterError(f"The ECM's '{label}' entry {key!r} must be a number. "
                                          f"Got {value!r} instead.")
+                entries[key] = float(value)  # numpy scalars too; the file holds floats
+            set_(self, label, entries)
+        for label in ("limits", "validity", "error", "provenance"):
+            set_(self, label, _json_dict(getattr(self, label), label))
         _check_ranges(self.limits, self.validity)
 
     @property
@@ -329,6 +381,9 @@ class ECM:
             a, b = getattr(self, f.name), getattr(other, f.name)
             if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
                 if not (isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)):
+                    return False
+            elif isinstance(a, dict):  # by the JSON the file holds: NaN equals NaN there
+                if json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True):
                     return False
             elif a != b:
                 return False

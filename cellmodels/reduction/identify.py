@@ -361,14 +361,16 @@ class ECMIdentifier:
 
     # ------------------------------------------------------------------ helpers
     def _check(self, cell: Cell) -> tuple[np.ndarray, np.ndarray]:
-        for name in ("n_rc", "ocv_points"):
+        for name in ("n_rc", "ocv_points", "seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
                 raise InputError(range_message(name, "of ECMIdentifier", "an integer", value))
         check_range(self.n_rc, "n_rc", "of ECMIdentifier", 0, 4)
         check_range(self.sequence_s, "sequence_s", "of ECMIdentifier", 0.0, 36000.0,
                     closed=(False, True))
-        check_range(self.rest_s, "rest_s", "of ECMIdentifier", 0.0, 36000.0)
+        check_range(self.seed, "seed", "of ECMIdentifier", 0, 2**32 - 1)
+        # the sequence's times are rounded to 1 ms: a shorter rest repeats its last time
+        check_range(self.rest_s, "rest_s", "of ECMIdentifier", 1e-3, 36000.0)
         check_range(self.ocv_points, "ocv_points", "of ECMIdentifier", 3, 10001)
         check_range(self.amplitude, "amplitude", "of ECMIdentifier", 0.0, 20.0,
                     closed=(False, True))
@@ -400,6 +402,10 @@ class ECMIdentifier:
             temps = np.round(np.linspace(lo, hi, 4), 2)
         else:
             temps = np.atleast_1d(np.asarray(self.temperature_K, dtype=float))
+            if temps.size == 0:
+                raise InputError(range_message("temperature_K", "grid of ECMIdentifier",
+                                               "at least one temperature [K]",
+                                               self.temperature_K))
         check_range(self.beyond_validity_K, "beyond_validity_K", "of ECMIdentifier", 0.0, 100.0)
         lo, hi = cell.temperature_range_K
         for temp in temps.tolist():

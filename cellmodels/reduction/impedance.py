@@ -99,20 +99,18 @@ def ecm_impedance(ecm: ECM, soc: float, temperature_K: float, frequencies_Hz,
     module docstring (``Re Z > 0``). A SOC or temperature outside the range the ECM was
     identified over warns (:class:`~cellmodels.reduction.ValidityWarning`).
     """
-    from .simulate import ValidityWarning
+    from .simulate import ValidityWarning, _ValidityGuard
 
     owner = "argument of ecm_impedance"
     soc = check_range(soc, "soc", owner, 0.0, 1.0)
     temperature_K = check_range(temperature_K, "temperature_K", owner, 0.0, float("inf"),
                                 closed=(False, False))
     f = _frequencies(frequencies_Hz, owner, allow_zero=not ocv_capacitance)
-    v = ecm.validity
-    for name, value, lo, hi in (
-        ("soc", soc, v.get("soc_min", ecm.soc[0]), v.get("soc_max", ecm.soc[-1])),
-        ("temperature_K", temperature_K, v.get("temperature_min_K", ecm.temperature_K[0]),
-         v.get("temperature_max_K", ecm.temperature_K[-1])),
-    ):
-        if not lo <= value <= hi:
+    guard = _ValidityGuard(ecm)  # the simulators' ranges and round-off tolerance
+    for name, value in (("soc", soc), ("temperature_K", temperature_K)):
+        lo, hi = guard.ranges[name]
+        lo_tol, hi_tol = guard.bounds(name)
+        if not lo_tol <= value <= hi_tol:
             out = value - hi if value > hi else lo - value
             warnings.warn(f"The ECM is used outside its validity: {name} = {value:.6g} is "
                           f"outside the identified range [{lo:.6g}, {hi:.6g}] by {out:.3g}.",

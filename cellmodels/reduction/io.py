@@ -184,6 +184,9 @@ def _file_version(path: Path) -> int:
     with f:
         raw = f.attrs.get("schema_version", -1)
     try:
+        # an integer, not a number int() would truncate (2.9 is not schema 2) or a bool
+        if isinstance(raw, bool | np.bool_) or not float(raw).is_integer():
+            raise ValueError(raw)
         found = int(raw)
     except (TypeError, ValueError):
         raise FileFormatError(f"{path}: its 'schema_version' attribute must be an integer "

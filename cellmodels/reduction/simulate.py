@@ -60,9 +60,9 @@ def _power_to_current(e: float, r0: float, p: float, r_ct: float = 0.0,
                 f"The power {p:.6g} W exceeds what the cell can deliver "
                 f"({e * e / (4 * r_lin):.6g} W at open-circuit {e:.4f} V behind "
                 f"{r_lin:.4g} Ohm).")
-        return (e - np.sqrt(disc)) / (2.0 * r_lin)
+        return _smaller_root(e, r_lin, p, disc)
     s = 2.0 * i0
-    i = (e - np.sqrt(max(disc, 0.0))) / (2.0 * r_lin)
+    i = _smaller_root(e, r_lin, p, max(disc, 0.0))
     for _ in range(60):
         eta = s * r_ct * np.arcsinh(i / s)
         deta = r_ct / np.sqrt(1.0 + (i / s) ** 2)
@@ -78,6 +78,14 @@ def _power_to_current(e: float, r0: float, p: float, r_ct: float = 0.0,
         f"The power {p:.6g} W exceeds what the cell can deliver at open-circuit {e:.4f} V "
         f"behind R0 {r0:.4g} Ohm and the charge-transfer element (R_ct {r_ct:.4g} Ohm, "
         f"I0 {i0:.4g} A).")
+
+
+def _smaller_root(e: float, r: float, p: float, disc: float) -> float:
+    """The smaller root of ``r I^2 - e I + p = 0`` given ``disc = e^2 - 4 r p >= 0``, as
+    ``2 p / (e + sqrt(disc))`` where ``e > 0`` (no cancellation for a small power)."""
+    if e > 0.0:
+        return 2.0 * p / (e + np.sqrt(disc))
+    return (e - np.sqrt(disc)) / (2.0 * r)
 
 
 class _ValidityGuard:
@@ -175,6 +183,12 @@ def simulate_ecm(
                 closed=(False, True))
     check_range(max_step_s, "max_step_s", "argument of simulate_ecm", 0.0, np.inf,
                 closed=(False, True))
+    if ambient_K is not None:
+        check_range(ambient_K, "ambient_K", "argument of simulate_ecm", 0.0, 1000.0,
+                    closed=(False, True))
+    if not isinstance(thermal, bool | np.bool_):
+        raise InputError(f"The 'thermal' argument of simulate_ecm must be True or False. "
+                         f"Got {thermal!r} instead.")
     if initial_hysteresis is not None:
         if not ecm.has_hysteresis:
             raise InputError(f"The ECM {ecm.name!r} has no hysteresis; 'initial_hysteresis' "
@@ -201,16 +215,20 @@ def simulate_ecm(
     z, temp = float(initial_soc), float(temperature_K)
     v_rc = np.zeros(ecm.n_rc)
 
-    def current_for(value: float, z: float, temp: float, v_rc: np.ndarray, hys: float
-                    ) -> float:
+    def current_for(value: float, z: float, temp: float, v_rc: np.ndarray, hys: float,
+                    time: float, k: int) -> float:
         if not power_mode:
             return value
         e = ecm.ocv(z, temp) + ecm.hysteresis(z) * hys - v_rc.sum()
-        return _power_to_current(e, ecm.r0(z, temp), value, *ecm.ct(z, temp))
+        try:
+            return _power_to_current(e, ecm.r0(z, temp), value, *ecm.ct(z, temp))
+        except InputError as exc:  # say when: the profile may be a day long
+            raise InputError(f"{exc} At t = {time:.6g} s (sample {k}), SOC {z:.4g}, "
+                             f"{temp:.6g} K.") from None
 
     for k in range(n):
         value = u[k]
-        i_now = current_for(value, z, temp, v_rc, hys)
+        i_now = current_for(value, z, temp, v_rc, hys, t[k], k)
         out_v[k], out_qirr[k], out_qrev[k] = ecm.terminal(z, temp, v_rc, i_now, hys)
         out_i[k], out_z[k], out_T[k] = i_now, z, temp
         out_rc[k] = v_rc
@@ -223,8 +241,8 @@ def simulate_ecm(
         span = t[k + 1] - t[k]
         m = max(1, int(np.ceil(span / max_step_s - 1e-12)))
         h = span / m
-        for _ in range(m):
-            i_now = current_for(value, z, temp, v_rc, hys)
+        for step in range(m):
+            i_now = current_for(value, z, temp, v_rc, hys, t[k] + step * h, k)
             if power_mode:  # the current drawing a held power moves within an interval
                 guard.check("current_A", i_now)
             r0 = ecm.r0(z, temp)
@@ -247,11 +265,12 @@ def simulate_ecm(
             v_rc = v_inf + (v_rc - v_inf) * decay
             z -= i_now * h / q_as
             if thermal:
-                if ha > 0:
-                    t_ss = t_amb + q / ha
-                    temp = t_ss + (temp - t_ss) * np.exp(-ha * h / c_th)
-                else:
-                    temp += q * h / c_th
+                # exact for the linear node, written without T_ss = T_amb + q / hA, which
+                # cancels when hA is small: dT = (q - hA (T - T_amb)) h / C phi(hA h / C),
+                # phi(x) = (1 - exp(-x)) / x (1 at hA = 0: the adiabatic update)
+                x = ha * h / c_th
+                phi = -np.expm1(-x) / x if x > 0.0 else 1.0
+                temp += (q - ha * (temp - t_amb)) * h / c_th * phi
     return ECMRun(
         time_s=t,
         current_A=out_i,
