@@ -254,3 +254,32 @@ def test_reviewed_fmu_still_matches_the_reference_in_edge_cases(tmp_path):
     np.testing.assert_allclose(got[:, 5], ref.hysteresis, rtol=0, atol=1e-14)
     assert ref.temperature_K.max() > 318.15  # above the table's hottest column
     assert ref.soc.min() < 0.0 and np.ptp(ref.hysteresis) > 0.5  # past the SOC grid; h moved
+
+
+def test_fmu_nearly_adiabatic_cell_heats_as_simulate_ecm_does(tmp_path):
+    """The FMU's thermal step is simulate_ecm's (no T_amb + q / hA, which cancelled for a
+    small hA: with hA = 1e-16 W/K the cell did not heat at all), and a small power is drawn
+    as 2P / (e + sqrt(disc)) in both."""
+    ecm = make_varying_ecm(heat_transfer_W_per_K=1e-16)
+    t = np.array([0.0, 10.0, 60.0, 200.0])
+    p = np.array([200.0, 1e-6, 150.0, 0.0])
+    ref = simulate_ecm(ecm, t, power_W=p, initial_soc=0.8, temperature_K=298.15)
+    assert ref.temperature_K[-1] > 298.15 + 1.0  # it heats (adiabatic)
+    path = export_fmu(ecm, tmp_path / "a.fmu", input_mode="power")
+    s = Slave(path, tmp_path)
+    try:
+        s.start(initial_soc=0.8, T0_K=298.15)
+        s.set(T_amb_K=298.15)
+        got = []
+        for k in range(t.size):
+            s.set(power_W=p[k])
+            got.append(s.get("temperature_K", "current_A"))
+            if k < t.size - 1:
+                s.fmu.doStep(currentCommunicationPoint=t[k],
+                             communicationStepSize=t[k + 1] - t[k])
+    finally:
+        s.close()
+    got = np.array(got)
+    # same arithmetic in C and numpy: rounding only
+    np.testing.assert_allclose(got[:, 0], ref.temperature_K, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got[:, 1], ref.current_A, rtol=1e-12, atol=0)

@@ -14,7 +14,8 @@
      update of the RC voltages, exact coulomb counting, exact update of the linear lumped
      thermal model with the heat (I times the RC voltages, averaged exactly over the exponential)
      frozen;
-   - in power mode the current is I = (E - sqrt(E^2 - 4 R0 P)) / (2 R0), E = OCV - sum v_k,
+   - in power mode the current is I = (E - sqrt(E^2 - 4 R0 P)) / (2 R0) (computed as
+     2 P / (E + sqrt(E^2 - 4 R0 P))), E = OCV - sum v_k,
      at the start of each sub-step and at every output; with the charge-transfer element
      (ECM_HAS_CT) the voltage also loses eta = 2 I0 R_ct asinh(I / (2 I0)), the heat gains
      I eta, and in power mode V I = P is solved by Newton from the root of the linear
@@ -242,6 +243,13 @@ static double sum_rc(const State *s) {
 
 /* The current drawn by the input: the input itself, or in power mode the solution of
    V I = P. Returns 0, or -1 (logged) when the power is beyond what the cell can deliver. */
+/* The smaller root of r I^2 - e I + p = 0 (disc = e^2 - 4 r p >= 0), as simulate_ecm takes
+   it: 2 p / (e + sqrt(disc)) where e > 0, with no cancellation for a small power. */
+static double smaller_root(double e, double r, double p, double disc) {
+    if (e > 0.0) return 2.0 * p / (e + sqrt(disc));
+    return (e - sqrt(disc)) / (2.0 * r);
+}
+
 static int current_of(const Instance *c, const State *s, double at_time, double *i_out) {
     double e, r0, disc, r_ct, i0, r_lin;
     if (!power_mode) {
@@ -264,10 +272,10 @@ static int current_of(const Instance *c, const State *s, double at_time, double 
                       s->u, e * e / (4 * r_lin), e, r_lin, at_time);
             return -1;
         }
-        *i_out = (e - sqrt(disc)) / (2.0 * r_lin);
+        *i_out = smaller_root(e, r_lin, s->u, disc);
         return 0;
     } else {
-        double sc = 2.0 * i0, i = (e - sqrt(disc < 0 ? 0.0 : disc)) / (2.0 * r_lin);
+        double sc = 2.0 * i0, i = smaller_root(e, r_lin, s->u, disc < 0 ? 0.0 : disc);
         int it;
         for (it = 0; it < 60; it++) {
             double eta = sc * r_ct * asinh(i / sc);
@@ -324,11 +332,13 @@ static int advance(const Instance *c, State *s, double span) {
         }
 #endif
         s->z -= i_now * h / ECM_Q_AS;
-        if (ECM_HA > 0) {
-            double t_ss = s->t_amb + q / ECM_HA;
-            s->temp = t_ss + (s->temp - t_ss) * exp(-ECM_HA * h / ECM_C_TH);
-        } else {
-            s->temp += q * h / ECM_C_TH;
+        {
+            /* exact for the linear node, as simulate_ecm: dT = (q - hA (T - T_amb)) h / C
+               phi(x), phi(x) = (1 - exp(-x)) / x, x = hA h / C (no T_amb + q / hA, which
+               cancels for a small hA; phi = 1 is the adiabatic step) */
+            double x = ECM_HA * h / ECM_C_TH;
+            double phi = x > 0.0 ? -expm1(-x) / x : 1.0;
+            s->temp += (q - ECM_HA * (s->temp - s->t_amb)) * h / ECM_C_TH * phi;
         }
     }
     return 0;
