@@ -212,6 +212,18 @@ def test_pybamm_export_of_something_not_an_ecm_names_the_argument(function, tmp_
         function(ecm_path)
 
 
+def _power_steps(s, t, p, outputs) -> np.ndarray:
+    """Drive a started Slave in power mode: at each time, set the power, read ``outputs``,
+    then step to the next time. Returns one row per time."""
+    got = []
+    for k in range(t.size):
+        s.set(power_W=p[k])
+        got.append(s.get(*outputs))
+        if k < t.size - 1:
+            s.fmu.doStep(currentCommunicationPoint=t[k], communicationStepSize=t[k + 1] - t[k])
+    return np.array(got)
+
+
 def test_reviewed_fmu_still_matches_the_reference_in_edge_cases(tmp_path):
     """Not a defect: guards what the review checked and found right. Power input near zero
     and changing sign, with the charge-transfer element and hysteresis, direct stepping with
@@ -236,16 +248,9 @@ def test_reviewed_fmu_still_matches_the_reference_in_edge_cases(tmp_path):
         assert before[1:3] == [1.0, ecm.reference_temperature_K] and before[4] == 0.0
         s.start(initial_soc=0.3, T0_K=260.0, max_step_s=1000.0)
         s.set(T_amb_K=340.0)
-        got = []
-        for k in range(t.size):
-            s.set(power_W=p[k])
-            got.append(s.get(*outputs))
-            if k < t.size - 1:
-                s.fmu.doStep(currentCommunicationPoint=t[k],
-                             communicationStepSize=t[k + 1] - t[k])
+        got = _power_steps(s, t, p, outputs)
     finally:
         s.close()
-    got = np.array(got)
     # same arithmetic in C and numpy: rounding only (measured 0 except heat, 9e-16 W)
     np.testing.assert_allclose(got[:, 0], ref.voltage_V, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got[:, 2], ref.temperature_K, rtol=0, atol=1e-11)
@@ -270,16 +275,9 @@ def test_fmu_nearly_adiabatic_cell_heats_as_simulate_ecm_does(tmp_path):
     try:
         s.start(initial_soc=0.8, T0_K=298.15)
         s.set(T_amb_K=298.15)
-        got = []
-        for k in range(t.size):
-            s.set(power_W=p[k])
-            got.append(s.get("temperature_K", "current_A"))
-            if k < t.size - 1:
-                s.fmu.doStep(currentCommunicationPoint=t[k],
-                             communicationStepSize=t[k + 1] - t[k])
+        got = _power_steps(s, t, p, ["temperature_K", "current_A"])
     finally:
         s.close()
-    got = np.array(got)
     # same arithmetic in C and numpy: rounding only
     np.testing.assert_allclose(got[:, 0], ref.temperature_K, rtol=0, atol=1e-10)
     np.testing.assert_allclose(got[:, 1], ref.current_A, rtol=1e-12, atol=0)
