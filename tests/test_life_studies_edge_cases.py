@@ -253,25 +253,34 @@ def test_two_cell_labels_of_one_ecm_file_are_not_silently_merged(tmp_path, ecm_f
     assert {r["cell"] for r in load_study(summary.path).table()} == {str(ecm_file), str(copy)}
 
 
-def test_a_finished_point_is_in_a_part_within_0_2_s(tmp_path, ecm_file):
+def test_a_finished_point_is_in_a_part_within_0_2_s(tmp_path, ecm_file, monkeypatch):
     # docs/studies.md: "Each finished point is written within 0.2 s to a small HDF5 file in
-    # <output>.parts/". The runner writes a part only when a point *finishes* and the last
-    # part is 0.2 s old; a point finishing sooner waits in memory for the next one to
-    # finish, which in a life study is minutes to hours later. Killed meanwhile, it is lost.
+    # <output>.parts/". The runner wrote a part only when a point *finished* and the last
+    # part was 0.2 s old, so points finishing sooner waited in memory for the next one to
+    # finish - in a life study, minutes to hours later; killed meanwhile, they were lost.
+    # A thread pool stands in for the process pool (same futures; closures allowed).
+    import concurrent.futures as cf
+
+    from cellmodels.studies.runner import _Local
+
+    monkeypatch.setattr(_Local, "_start",
+                        lambda self: setattr(self, "pool", cf.ThreadPoolExecutor(2)))
     out = tmp_path / "p.h5"
     seen = {}
 
     def point(kind, ecm, params):
-        if params["heating"]["period_s"] == 2.0:  # the second point: 0.5 s after the first
-            time.sleep(0.5)
+        if params["heating"]["period_s"] == 3.0:  # the long point: p1, p2 finished long ago
+            time.sleep(0.6)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 seen["stored"] = len(load_study(out).points)
         return _fake_point(kind, ecm, params)
 
-    run_study(_heating_config(ecm_file, 0.5), output=out, workers=0, progress=False,
-              plot=False, _point=point)
-    assert seen["stored"] == 1  # the first point, 0.5 s after it finished
+    cfg = parse_study_config({"cells": [str(ecm_file)], "name": "t",
+                              "heating": {"swing_depth": 1e-4, "period_s": [1.0, 2.0, 3.0],
+                                          "soc": 0.5}}, kind="heating")
+    run_study(cfg, output=out, workers=2, progress=False, plot=False, _point=point)
+    assert seen["stored"] == 2  # both quick points, within 0.6 s of finishing
 
 
 def test_edited_parameter_set_is_reduced_again(tmp_path, monkeypatch):

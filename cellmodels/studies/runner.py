@@ -162,15 +162,16 @@ class _Local:
 
     def run(self, tasks, ticks: bool = False):
         """Yield (pid, outcome or exception) as points finish; with ``ticks``, also
-        ``(None, None)`` when nothing finished for 0.2 s (or before a point that runs in
-        this process), so the caller can save what finished before."""
+        ``(None, None)`` when nothing finished in the pool for 0.2 s, so the caller can save
+        what finished before (a point finishing just after a part was written would
+        otherwise wait for the next one to finish, hours later in a life study). Points run
+        in this process need no tick: each result comes as its point ends, and a point
+        that took 0.2 s or more is written then."""
         from collections import deque
         from concurrent.futures.process import BrokenProcessPool
 
         if self.pool is None:
-            for k, (pid, kind, ecm, params) in enumerate(tasks):
-                if k and ticks:
-                    yield None, None  # a tick: the caller saves what finished before
+            for pid, kind, ecm, params in tasks:
                 yield pid, self.point(kind, ecm, params)
             return
         queue = deque(tasks)
@@ -359,8 +360,8 @@ def run_study(
         cancelled = True
         try:
             for pid, outcome in engine.run(tasks, ticks=True):
-                if pid is None:  # a tick: nothing finished lately (or the next point
-                    if pending:  # runs in this process): save what waits now
+                if pid is None:  # a tick: nothing finished for 0.2 s; save what waits
+                    if pending:
                         store.write_part(path, pending)
                         pending, last_part = {}, time.monotonic()
                     continue
