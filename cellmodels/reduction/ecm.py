@@ -62,7 +62,7 @@ READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 _LIMIT_KEYS = ("voltage_min_V", "voltage_max_V", "current_max_discharge_A",
                "current_max_charge_A", "temperature_min_K", "temperature_max_K")
 _VALIDITY_KEYS = ("soc_min", "soc_max", "temperature_min_K", "temperature_max_K",
-                  "current_max_A", "current_max_charge_A")
+                  "current_max_A")
 
 
 def _is_number(value) -> bool:
@@ -133,8 +133,7 @@ class ECM:
     limits : dict with voltage_min_V, voltage_max_V, current_max_discharge_A,
         current_max_charge_A, temperature_min_K, temperature_max_K
     validity : dict with soc_min, soc_max, temperature_min_K, temperature_max_K,
-        current_max_A (discharge) and optionally current_max_charge_A (the largest charge
-        current, >= 0; default current_max_A): the range it was identified over
+        current_max_A: the range it was identified over
     ct_R_Ohm : (ns, nt) or None
         Small-signal resistance of the charge-transfer element ``eta_ct`` (see the module
         docstring); None (default) for none.
