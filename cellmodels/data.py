@@ -18,7 +18,7 @@ from pathlib import Path
 from ._atomic import atomic_path
 from .errors import DataError, suggest
 
-__all__ = ["REGISTRY", "DataFile", "data_dir", "path", "verify"]
+__all__ = ["REGISTRY", "DataFile", "data_dir", "path", "sha256", "verify"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,11 @@ def _sha256(file: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256(file: str | Path) -> str:
+    """The sha256 of a file's bytes, hex (recorded as provenance of files read by path)."""
+    return _sha256(Path(file))
 
 
 def verify(entry: DataFile, file: Path) -> Path:

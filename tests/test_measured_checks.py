@@ -200,7 +200,8 @@ def test_samsung_duplicate_time_with_other_values(tmp_path):
 
 def test_samsung_millivolts_and_missing_column(tmp_path):
     rows = [[a, b, 1000 * c] for a, b, c in _sam_rows()]
-    with pytest.raises(DataError, match=r"column 'voltage_V' .* in \[2.5, 4.25\] V.*millivolts"):
+    # the file's own column is named (its Dataset field is voltage_V)
+    with pytest.raises(DataError, match=r"column 'Voltage' .* in \[2.5, 4.25\] V.*millivolts"):
         read_samsung(_xlsx(tmp_path, rows))
     with pytest.raises(DataError, match=r"no column 'Voltage' in its first row"):
         read_samsung(_xlsx(tmp_path, _sam_rows(), header=("Time", "Current", "U")))
@@ -208,7 +209,7 @@ def test_samsung_millivolts_and_missing_column(tmp_path):
 
 def test_samsung_milliamperes(tmp_path):
     rows = [[a, 1000 * b, c] for a, b, c in _sam_rows()]
-    with pytest.raises(DataError, match=r"column 'current_A' must be in amperes.*milliamperes"):
+    with pytest.raises(DataError, match=r"column 'Current' must be in amperes.*milliamperes"):
         read_samsung(_xlsx(tmp_path, rows))
 
 

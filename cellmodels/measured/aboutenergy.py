@@ -31,7 +31,8 @@ import numpy as np
 
 from .. import data
 from ..errors import DataError
-from .dataset import Dataset, detect_current_sign
+from ._common import provenance
+from .dataset import Dataset, check_sign_trend, detect_current_sign
 
 __all__ = ["NOMINAL_CAPACITY_AH", "PROTOCOLS", "available_runs", "detect_sign",
            "read_aboutenergy"]
@@ -90,10 +91,10 @@ def _parse_name(file: Path, source: str) -> tuple[str, float, str]:
     return m["chem"], 273.15 + float(m["temp"]), m["proto"]
 
 
-def _read_csv(file: Path, source: str) -> np.ndarray:
-    """The numeric table of the file, (n, 3); a bad header or a bad cell raises."""
+def _read_csv(file: Path, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The numeric table of the file, (n, 3), and the 1-based file line of each sample."""
     try:
-        with open(file, newline="", encoding="utf-8") as fh:
+        with open(file, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{source}: cannot read the file ({exc}).") from None
@@ -105,14 +106,16 @@ def _read_csv(file: Path, source: str) -> np.ndarray:
             f"{source}: the header must be {', '.join(COLUMNS)}. Got {', '.join(header)} "
             "instead."
         )
-    body = [r for r in rows[1:] if any(c.strip() for c in r)]
+    # csv.reader with newline="": one row per line, so row index + 1 is the file line
+    body = [(n + 2, r) for n, r in enumerate(rows[1:]) if any(c.strip() for c in r)]
     if len(body) < 2:
         raise DataError(f"{source}: the file holds {len(body)} sample(s); at least 2 needed.")
     table = np.empty((len(body), 3))
-    for k, row in enumerate(body):
+    lines = np.array([n for n, _ in body])
+    for k, (line, row) in enumerate(body):
         if len(row) != 3:
             raise DataError(
-                f"{source}: sample {k} (line {k + 2}) has {len(row)} fields; expected 3."
+                f"{source}: sample {k} (line {line}) has {len(row)} fields; expected 3."
             )
         for j, cell in enumerate(row):
             try:
@@ -120,9 +123,9 @@ def _read_csv(file: Path, source: str) -> np.ndarray:
             except ValueError:
                 raise DataError(
                     f"{source}: column '{COLUMNS[j]}' holds {cell!r} at sample {k} "
-                    f"(line {k + 2}), not a number."
+                    f"(line {line}), not a number."
                 ) from None
-    return table
+    return table, lines
 
 
 def detect_sign(current: np.ndarray, voltage: np.ndarray, source: str = "data") -> float:
@@ -134,7 +137,7 @@ def detect_sign(current: np.ndarray, voltage: np.ndarray, source: str = "data") 
     return detect_current_sign(current, voltage, source, column=COLUMNS[1])
 
 
-def _check(table: np.ndarray, source: str, capacity_Ah: float) -> None:
+def _check(table: np.ndarray, lines: np.ndarray, source: str, capacity_Ah: float) -> None:
     t, i, v = table.T
     for j, label in enumerate(COLUMNS):
         bad = np.flatnonzero(~np.isfinite(table[:, j]))
@@ -142,14 +145,14 @@ def _check(table: np.ndarray, source: str, capacity_Ah: float) -> None:
             k = int(bad[0])
             raise DataError(
                 f"{source}: column '{label}' holds {float(table[k, j])!r} at sample {k} "
-                f"(line {k + 2}); NaN and inf are not allowed."
+                f"(line {lines[k]}); NaN and inf are not allowed."
             )
     dt = np.diff(t)
     if np.any(dt <= 0):
         k = int(np.flatnonzero(dt <= 0)[0]) + 1
         raise DataError(
             f"{source}: column '{COLUMNS[0]}' does not increase at sample {k} "
-            f"(line {k + 2}): {float(t[k - 1])!r} then {float(t[k])!r}."
+            f"(line {lines[k]}): {float(t[k - 1])!r} then {float(t[k])!r}."
         )
     lo, hi = VOLTAGE_RANGE_V
     out = np.flatnonzero((v < lo) | (v > hi))
@@ -158,7 +161,7 @@ def _check(table: np.ndarray, source: str, capacity_Ah: float) -> None:
         unit = " (millivolts?)" if v[k] > hi else ""
         raise DataError(
             f"{source}: column '{COLUMNS[2]}' must be in volts, in [{lo:g}, {hi:g}] V. Got "
-            f"{float(v[k])!r} at sample {k} (line {k + 2}) instead{unit}."
+            f"{float(v[k])!r} at sample {k} (line {lines[k]}) instead{unit}."
         )
     i_max = MAX_C_RATE * capacity_Ah
     k = int(np.argmax(np.abs(i)))
@@ -166,25 +169,24 @@ def _check(table: np.ndarray, source: str, capacity_Ah: float) -> None:
         raise DataError(
             f"{source}: column '{COLUMNS[1]}' must be in amperes, at most {i_max:g} A "
             f"({MAX_C_RATE:g}C of {capacity_Ah:g} Ah) in magnitude. Got {float(i[k])!r} at "
-            f"sample {k} (line {k + 2}) instead (milliamperes?)."
+            f"sample {k} (line {lines[k]}) instead (milliamperes?)."
         )
-    q = np.concatenate([[0.0], np.cumsum(0.5 * np.abs(i[1:] + i[:-1]) * dt)]) / 3600.0
+    # the swing of the signed charge (as check_magnitudes): a discharge and its recharge
+    # pass twice the charge but swing by it once
+    q = np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * dt)]) / 3600.0
     q_max = MAX_CHARGE_FRACTION * capacity_Ah
-    if q[-1] > q_max:
-        k = int(np.argmax(q > q_max))
+    swing = np.maximum.accumulate(q) - np.minimum.accumulate(q)
+    if swing[-1] > q_max:
+        k = int(np.argmax(swing > q_max))
         raise DataError(
             f"{source}: the charge passed reaches {q_max:g} Ah ({MAX_CHARGE_FRACTION:g}x the "
-            f"nominal {capacity_Ah:g} Ah) at sample {k} (line {k + 2}, column "
+            f"nominal {capacity_Ah:g} Ah) at sample {k} (line {lines[k]}, column "
             f"'{COLUMNS[0]}' = {float(t[k])!r}): is time in milliseconds, or current in mA?"
         )
 
 
 def _provenance(text: str) -> dict:
-    entry = data.REGISTRY.get(text)
-    if entry is None:
-        return {"registry_name": None, "origin": str(Path(text).resolve())}
-    return {"registry_name": text, "sha256": entry.sha256,
-            "origin": f"{entry.repository}@{entry.commit}:{entry.origin_path}"}
+    return provenance(text, Path(text))
 
 
 def read_aboutenergy(name: str | Path) -> Dataset:
@@ -225,12 +227,12 @@ def read_aboutenergy(name: str | Path) -> Dataset:
             raise DataError(f"No About:Energy data file at {file}.")
         source = str(file)
     chem, temperature_K, proto = _parse_name(file, source)
-    table = _read_csv(file, source)
+    table, lines = _read_csv(file, source)
     capacity = NOMINAL_CAPACITY_AH[chem]
-    _check(table, source, capacity)
+    _check(table, lines, source, capacity)
     t, i_raw, v = (np.ascontiguousarray(c) for c in table.T)
     sign = detect_sign(i_raw, v, source)
-    return Dataset(
+    ds = Dataset(
         time_s=t,
         current_A=sign * i_raw,
         voltage_V=v,
@@ -247,3 +249,5 @@ def read_aboutenergy(name: str | Path) -> Dataset:
             **_provenance(text),
         },
     )
+    check_sign_trend(ds, capacity_Ah=capacity)
+    return ds

@@ -38,7 +38,7 @@ def _kind(name: str) -> str:
         raise DataError(f"{name}: the WMG .mat files hold many records; use "
                         "cellmodels.measured.wmg (read_pulses) instead.")
     if suffix == ".csv" and Path(name).is_file():
-        with open(name, encoding="utf-8", errors="replace") as fh:
+        with open(name, encoding="utf-8-sig", errors="replace") as fh:
             first = fh.readline().strip()
         if first.startswith("Time [s],I[A],U[V]"):
             return "aboutenergy"

@@ -317,8 +317,11 @@ def check_dataset(ds: Dataset, capacity_Ah: float, *,
     if not (np.isfinite(capacity_Ah) and capacity_Ah > 0):
         raise DataError(f"{ds.source}: the rated 'capacity_Ah' must be in (0, inf). "
                         f"Got {capacity_Ah!r} instead.")
+    # name the file's own columns (the readers record them in meta["columns"])
+    names = ds.meta.get("columns") or {}
+    columns = tuple(str(names.get(k, k)) for k in ("time_s", "current_A", "voltage_V"))
     check_magnitudes(ds.time_s, ds.current_A, ds.voltage_V, capacity_Ah=capacity_Ah,
-                     source=ds.source, voltage_range_V=voltage_range_V,
+                     source=ds.source, columns=columns, voltage_range_V=voltage_range_V,
                      max_c_rate=max_c_rate)
     if ds.temperature_K is not None:
         temp = np.asarray(ds.temperature_K, dtype=float)

@@ -59,7 +59,7 @@ def read_kokam(name: str | Path) -> Dataset:
                         "the constant-current discharge is not in the file).")
     rate = float(m.group(1))
     try:
-        with open(file, newline="", encoding="utf-8") as fh:
+        with open(file, newline="", encoding="utf-8-sig") as fh:
             rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{source}: cannot read the file ({exc}).") from None

@@ -73,7 +73,7 @@ def _chamber_K(file: Path) -> float | None:
 
 def _read_bitrode(file: Path, source: str) -> dict:
     try:
-        with open(file, newline="", encoding="utf-8") as fh:
+        with open(file, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{source}: cannot read the file ({exc}).") from None
@@ -83,6 +83,11 @@ def _read_bitrode(file: Path, source: str) -> dict:
         if head[:len(BITRODE_COLUMNS)] != BITRODE_COLUMNS:
             raise DataError(f"{source}: the header must begin {', '.join(BITRODE_COLUMNS)}. "
                             f"Got {', '.join(head)} instead.")
+        extra = [h for h in head[len(BITRODE_COLUMNS):] if h]
+        if extra:
+            raise DataError(f"{source}: unknown column(s) {', '.join(map(repr, extra))} after "
+                            f"the Bitrode layout ({', '.join(BITRODE_COLUMNS)}); this reader "
+                            "would not read them.")
         rows = rows[1:]
     body = [r for r in rows if any(c.strip() for c in r)]
     if len(body) < 2:
@@ -233,7 +238,7 @@ def read_nissan_lvm(name: str | Path, *, interval_s: float = LVM_INTERVAL_S) -> 
     """
     file, source, prov = locate(name, _PREFIX, (".lvm",))
     try:
-        lines = file.read_text(encoding="utf-8").splitlines()
+        lines = file.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{source}: cannot read the file ({exc}).") from None
     rows = []

@@ -63,6 +63,10 @@ def read_pyprobe(name: str | Path, *, capacity_Ah: float = NOMINAL_CAPACITY_AH) 
             if label == "Temperature [C]":
                 continue
             raise DataError(f"{source}: no column {label!r}; it has {table.column_names}.")
+        kind = table.schema.field(label).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            raise DataError(f"{source}: column {label!r} must hold numbers; it holds {kind} "
+                            "(a timestamp or text column is not read as a number).")
         cols[label] = np.asarray(table.column(label).to_numpy(zero_copy_only=False),
                                  dtype=float)
     for label, col in cols.items():

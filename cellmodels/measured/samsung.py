@@ -42,6 +42,9 @@ __all__ = ["NOMINAL_CAPACITY_AH", "SHEETS", "read_samsung", "read_samsung_curren
 NOMINAL_CAPACITY_AH = 3.0
 #: Voltage window of the cell [V]: 2.5 V discharge cut-off, 4.2 V charge (+50 mV margin).
 VOLTAGE_WINDOW_V = (2.5, 4.25)
+#: Plausible median sample interval of a cycler record [s]: below it, 'Time' is not in
+#: seconds (an Excel date/time serial counts days: 0.1 s reads 1.2e-6).
+SAMPLE_INTERVAL_RANGE_S = (1e-3, 3600.0)
 #: The sheet holding the data in each file.
 SHEETS = {"multipulse_hppc.xlsx": "Sheet1", "sample_hppc_pulse.xlsx": "Sheet3",
           "sample_drive_cycle.xlsx": "Sheet3"}
@@ -70,6 +73,10 @@ def _table(name, want: tuple[str, ...]):
             raise DataError(f"{source}: sheet {sheet!r} has no column {label!r} in its first "
                             f"row; it has {sorted(header)}.")
         cols[label] = header[label]
+    unknown = sorted(set(header) - set(want) - {""})
+    if unknown:  # a column this reader would not read is not dropped without a word
+        raise DataError(f"{source}: sheet {sheet!r} has unknown column(s) {unknown}; this "
+                        f"reader reads only {list(want)}.")
     n = 1 + max(r for r, _ in cells)
     out = {}
     for label, c in cols.items():
@@ -101,6 +108,15 @@ def _drop_duplicates(cols: dict, source: str) -> tuple[dict, list[int]]:
     return {c: v[keep] for c, v in cols.items()}, dup.tolist()
 
 
+def _check_interval(t: np.ndarray, source: str) -> None:
+    lo, hi = SAMPLE_INTERVAL_RANGE_S
+    med = float(np.median(np.diff(t)))
+    if not lo <= med <= hi:
+        raise DataError(f"{source}: column 'Time' must be in seconds, with a median sample "
+                        f"interval in [{lo:g}, {hi:g}] s. Got {med!r} instead (an Excel "
+                        "date/time, in days, or time in hours?).")
+
+
 def read_samsung(name: str | Path = f"{_PREFIX}multipulse_hppc.xlsx",
                  temperature_K: float | None = None) -> Dataset:
     """Read a Samsung 30T HPPC sheet into a :class:`Dataset` (see the module docstring).
@@ -128,6 +144,7 @@ def read_samsung(name: str | Path = f"{_PREFIX}multipulse_hppc.xlsx",
         k = int(np.flatnonzero(dt <= 0)[0]) + 1
         raise DataError(f"{source}: column 'Time' does not increase at sample {k}: "
                         f"{float(t[k - 1])!r} then {float(t[k])!r}.")
+    _check_interval(t, source)
     sign = detect_current_sign(i, v, source, "Current")
     ds = Dataset(
         time_s=t, current_A=sign * i, voltage_V=v,
@@ -158,6 +175,7 @@ def read_samsung_current(name: str | Path = f"{_PREFIX}sample_drive_cycle.xlsx"
     if np.any(np.diff(t) <= 0):
         k = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
         raise DataError(f"{source}: column 'Time' does not increase at sample {k}.")
+    _check_interval(t, source)
     k = int(np.argmax(np.abs(i)))
     if abs(i[k]) > 15 * NOMINAL_CAPACITY_AH:
         raise DataError(f"{source}: column 'Current' must be in amperes, at most "

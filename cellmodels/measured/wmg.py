@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ._common import provenance
 from .dataset import Dataset
 
 __all__ = [
@@ -246,6 +247,7 @@ def read_pulses(path: str | Path | None = None) -> list[Dataset]:
     """
     path, source = _resolve(path, PULSE_FILE, "pulse")
     root = _load_struct(path)
+    prov = provenance(source, Path(path))
     out: list[Dataset] = []
     for t_label in sorted(root, key=lambda s: _label_number(s, "T", source)):
         temperature_c = float(_label_number(t_label, "T", source))
@@ -261,6 +263,7 @@ def read_pulses(path: str | Path | None = None) -> list[Dataset]:
                 where = f"{source}: {t_label}.{s_label}.{c_label}"
                 cols = _columns(cells[c_label], where)
                 meta = {
+                    **prov,
                     "name": f"LG M50 pulse {temperature_c:g}degC {s_label} {c_label}",
                     "source": source,
                     "temperature_C": temperature_c,
