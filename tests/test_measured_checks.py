@@ -154,26 +154,35 @@ def test_lvm_in_kelvin_is_refused(tmp_path):
 
 # --- Samsung .xlsx ---------------------------------------------------------------------
 
-def _xlsx(tmp_path, rows, header=("Time", "Current", "Voltage")):
-    m = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-    r = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
-    cells = ['<row r="1">' + "".join(
-        f'<c r="{"ABC"[j]}1" t="inlineStr"><is><t>{h}</t></is></c>' for j, h in enumerate(header))
-        + "</row>"]
-    for k, row in enumerate(rows, start=2):
-        cells.append(f'<row r="{k}">' + "".join(
-            f'<c r="{"ABC"[j]}{k}"><v>{x!r}</v></c>' for j, x in enumerate(row)) + "</row>")
-    p = tmp_path / "multipulse_hppc.xlsx"
-    with zipfile.ZipFile(p, "w") as z:
-        z.writestr("xl/workbook.xml", f'<workbook {m} {r}><sheets><sheet name="Sheet1" '
-                                      'sheetId="1" r:id="rId1"/></sheets></workbook>')
+def write_xlsx(path, header, rows):
+    """A one-sheet .xlsx (Sheet1) of a header row and rows of numbers or text, written by
+    hand (zip + XML), as the reader parses it."""
+    def cell(ref, val):
+        if isinstance(val, str):
+            return f'<c r="{ref}" t="inlineStr"><is><t>{val}</t></is></c>'
+        return f'<c r="{ref}"><v>{val!r}</v></c>'
+
+    letters = "ABCDEFGH"
+    body = []
+    for r, vals in enumerate([header, *rows], start=1):
+        cells = "".join(cell(f"{letters[j]}{r}", x) for j, x in enumerate(vals))
+        body.append(f'<row r="{r}">{cells}</row>')
+    m = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rns = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/workbook.xml", f'<workbook xmlns="{m}" xmlns:r="{rns}"><sheets>'
+                   '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>')
         z.writestr("xl/_rels/workbook.xml.rels",
                    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-                   'relationships"><Relationship Id="rId1" Target="worksheets/sheet1.xml"/>'
-                   '</Relationships>')
+                   'relationships"><Relationship Id="rId1" Target="worksheets/sheet1.xml" '
+                   'Type="x"/></Relationships>')
         z.writestr("xl/worksheets/sheet1.xml",
-                   f"<worksheet {m}><sheetData>{''.join(cells)}</sheetData></worksheet>")
-    return p
+                   f'<worksheet xmlns="{m}"><sheetData>{"".join(body)}</sheetData></worksheet>')
+    return path
+
+
+def _xlsx(tmp_path, rows, header=("Time", "Current", "Voltage")):
+    return write_xlsx(tmp_path / "multipulse_hppc.xlsx", header, rows)
 
 
 def _sam_rows():

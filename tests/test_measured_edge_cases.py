@@ -9,7 +9,6 @@ with it (read it correctly, or raise a DataError naming the problem). No real da
 """
 
 import hashlib
-import zipfile
 
 import numpy as np
 import pytest
@@ -17,6 +16,8 @@ import pytest
 from cellmodels.errors import DataError
 from cellmodels.measured import read_kokam, read_measured, read_nissan, read_samsung
 from cellmodels.measured.aboutenergy import read_aboutenergy
+
+from .test_measured_checks import write_xlsx as _xlsx
 
 
 def _sha(path):
@@ -165,31 +166,6 @@ def test_nissan_extra_named_column_is_not_dropped_silently(tmp_path):
 
 
 # --- 7. Samsung .xlsx: a Time column in Excel date/time (days) read as seconds --------------
-
-def _xlsx(path, header, rows):
-    def cell(ref, val):
-        if isinstance(val, str):
-            return f'<c r="{ref}" t="inlineStr"><is><t>{val}</t></is></c>'
-        return f'<c r="{ref}"><v>{val!r}</v></c>'
-
-    letters = "ABCDEFGH"
-    body = []
-    for r, vals in enumerate([header, *rows], start=1):
-        cells = "".join(cell(f"{letters[j]}{r}", x) for j, x in enumerate(vals))
-        body.append(f'<row r="{r}">{cells}</row>')
-    m = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    rns = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("xl/workbook.xml", f'<workbook xmlns="{m}" xmlns:r="{rns}"><sheets>'
-                   '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>')
-        z.writestr("xl/_rels/workbook.xml.rels",
-                   '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-                   'relationships"><Relationship Id="rId1" Target="worksheets/sheet1.xml" '
-                   'Type="x"/></Relationships>')
-        z.writestr("xl/worksheets/sheet1.xml",
-                   f'<worksheet xmlns="{m}"><sheetData>{"".join(body)}</sheetData></worksheet>')
-    return path
-
 
 def _pulse_s():
     # 30T-like: 10 s rest (1 s), 10 s 3 A discharge pulse (0.1 s), 10 s rest (1 s).
