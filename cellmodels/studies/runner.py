@@ -108,19 +108,27 @@ def resolve_cells(config: StudyConfig, output: Path, *, progress: bool = True) -
     return cells
 
 
-def input_files(params: dict) -> dict:
+def input_files(params: dict, digests: dict | None = None) -> dict:
     """The input files a point's params name (a ``trace`` duty cycle's ``path``, a
     ``[life]`` model JSON), as ``field -> sha256`` of their content: part of the point's
-    id, so an edited file is computed again, not served from the old results."""
+    id, so an edited file is computed again, not served from the old results. ``digests``
+    (path -> sha256) is kept across the points of one run: each file is read once."""
+    digests = {} if digests is None else digests
+
+    def digest(p: Path) -> str:
+        if str(p) not in digests:
+            digests[str(p)] = _sha256(p)
+        return digests[str(p)]
+
     out = {}
     duty = params.get("dutycycle", {})
     if duty.get("generator") == "trace" and isinstance(duty.get("path"), str):
         p = Path(duty["path"])
         if p.is_file():
-            out["dutycycle.path"] = _sha256(p)
+            out["dutycycle.path"] = digest(p)
     model = params.get("life", {}).get("model")
     if isinstance(model, str) and Path(model).suffix and Path(model).is_file():
-        out["life.model"] = _sha256(Path(model))
+        out["life.model"] = digest(Path(model))
     return out
 
 
@@ -335,10 +343,11 @@ def run_study(
         done = store.load_study(path).points
         tasks, meta = [], {}
         skipped = 0
+        digests: dict = {}  # input file -> sha256, read once per run
         for point in config.points():
             ecm, info = cells[point["cell"]]
             pid = point_id(config.kind, info["sha256"], point["params"],
-                           input_files(point["params"]))
+                           input_files(point["params"], digests))
             if pid in meta:
                 continue  # the same inputs twice in the grid
             meta[pid] = point
